@@ -1,0 +1,118 @@
+"""Shared fixtures: the real ASGI server (daphne) and a real Celery worker, both on the test database."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _test_env() -> dict:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host = quote(db["HOST"], safe="") if db["HOST"].startswith("/") else db["HOST"]
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{auth}@{host}{port}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "SWITCHBOARD_TESTING": "1",
+        "DJANGO_SETTINGS_MODULE": "core.settings",
+        "LOG_DIR": str(ROOT / "var" / "log-test"),
+        "WS_HEARTBEAT_SECONDS": "25",
+    }
+
+
+def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_test_redis(django_db_setup):
+    import redis
+    from django.conf import settings
+
+    for db in (8, 9, 10):
+        redis.Redis.from_url(f"{settings.REDIS_URL}/{db}").flushdb()
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker):
+    """daphne serving core.asgi on a free loopback port; yields its base URL."""
+    port = _free_port()
+    log = open(ROOT / "var" / "daphne-test.log", "w")
+    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "core.asgi:application"],
+                            env=_test_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "daphne")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+class Worker:
+    def __init__(self, concurrency: int = 2, name: str = "w1"):
+        self.concurrency, self.name, self.proc = concurrency, name, None
+
+    def start(self) -> Worker:
+        log = open(ROOT / "var" / f"celery-{self.name}.log", "a")
+        self.proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "-c", str(self.concurrency),
+             "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--pool", "prefork"],
+            env=_test_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        from core.celery import app
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            replies = app.control.ping(timeout=0.5) or []
+            if any(self.name in list(r)[0] for r in replies):
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError("celery worker exited")
+        raise RuntimeError("celery worker did not answer ping")
+
+    def kill(self, sig=9) -> None:
+        os.killpg(self.proc.pid, sig)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def celery_worker_proc(transactional_db):
+    worker = Worker().start()
+    yield worker
+    worker.stop()

@@ -1,0 +1,17 @@
+"""The Celery app; tasks live in each app's tasks.py and take ids."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+
+app = Celery("switchboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "dispatch-due": {"task": "inbox.tasks.dispatch_due", "schedule": 5.0},
+    "sweep-webhooks": {"task": "webhooks.tasks.sweep", "schedule": 30.0},
+    "wake-snoozed": {"task": "inbox.tasks.wake_snoozed", "schedule": 60.0},
+    "prune-events": {"task": "core.tasks.prune_events", "schedule": 3600.0},
+}

@@ -1,0 +1,73 @@
+"""Every socket event and its payload type: the real-time contract (DESIGN.md)."""
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class MessagePayload(TypedDict):
+    id: int
+    conversation_id: int
+    direction: str
+    status: str
+    kind: str
+    body: str
+    media_url: str
+    media_type: str
+    external_id: str
+    defer_reason: str
+    error_code: str
+    error_title: str
+    created_at: str
+    sender_id: int | None
+
+
+class ConversationPayload(TypedDict):
+    id: int
+    contact_id: int
+    contact_name: str
+    channel_id: int
+    channel_kind: str
+    rep_id: int | None
+    status: str
+    unread_count: int
+    last_message_at: str | None
+    last_message_preview: str
+    last_inbound_at: str | None
+
+
+class AssignedPayload(TypedDict):
+    conversation: ConversationPayload
+    previous_rep_id: int | None
+
+
+class PresencePayload(TypedDict):
+    rep_id: int
+    online: bool
+    available: bool
+
+
+class TypingPayload(TypedDict):
+    conversation_id: int
+    rep_id: int
+
+
+EVENTS: dict[str, type] = {
+    "message.created": MessagePayload,
+    "message.updated": MessagePayload,
+    "conversation.created": ConversationPayload,
+    "conversation.updated": ConversationPayload,
+    "conversation.assigned": AssignedPayload,
+    "rep.presence": PresencePayload,
+    "typing": TypingPayload,
+}
+# Ephemeral events are not stored and carry no seq.
+EPHEMERAL = frozenset({"typing"})
+
+
+def check_payload(name: str, data: dict) -> None:
+    """Services call this (through emit) so a payload that drifts from its type fails loudly in tests."""
+    if name not in EVENTS:
+        raise ValueError(f"unknown event {name!r}")
+    missing = set(EVENTS[name].__annotations__) - set(data)
+    if missing:
+        raise ValueError(f"event {name} is missing {sorted(missing)}")

@@ -1,0 +1,52 @@
+"""Demo data, idempotent: one sandbox channel per platform, a team with a manager and two reps."""
+from datetime import time
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from salesreps.models import Channel, ChannelActivity, ChannelKind, SalesRep, SalesRepChannel, SalesRepChannelActivity, Team
+
+DEMO_PASSWORD = "switchboard-demo"
+PEOPLE = [
+    ("manager", "Maya Manager", SalesRep.Role.MANAGER),
+    ("rep1", "Riley Rep", SalesRep.Role.REP),
+    ("rep2", "Sam Rep", SalesRep.Role.REP),
+]
+ROUTING = {"whatsapp": "100200300", "messenger": "200300400", "instagram": "300400500",
+           "sms": "+15005550006", "email": "sales@demo.switchboard.local", "service": "demo-service"}
+
+
+class Command(BaseCommand):
+    help = "Load demo data (safe to run again: nothing is duplicated)."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        User = get_user_model()
+        admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
+        if created:
+            admin.set_password(DEMO_PASSWORD)
+            admin.save()
+        team, _ = Team.objects.get_or_create(name="Demo team")
+        channels = []
+        for kind in ChannelKind.values:
+            channel, made = Channel.objects.get_or_create(
+                name=f"Demo {kind}", defaults={"kind": kind, "routing_key": ROUTING[kind],
+                                               "secrets": {"app_secret": f"demo-{kind}-secret", "verify_token": f"demo-{kind}-verify"}},
+            )
+            ChannelActivity.objects.get_or_create(channel=channel, name="message")
+            channels.append(channel)
+        for username, full_name, role in PEOPLE:
+            user, made = User.objects.get_or_create(username=username)
+            if made:
+                user.set_password(DEMO_PASSWORD)
+                user.save()
+            rep, _ = SalesRep.objects.get_or_create(user=user, defaults={"full_name": full_name, "team": team, "role": role})
+            for channel in channels:
+                rc, _ = SalesRepChannel.objects.get_or_create(
+                    rep=rep, channel=channel,
+                    defaults={"sandbox": True, "start_time": time(0, 0), "end_time": time(23, 59), "timezone": "UTC",
+                              "max_daily_capacity": 200, "warmup_start": 50, "warmup_step": 25},
+                )
+                SalesRepChannelActivity.objects.get_or_create(rep_channel=rc, activity=channel.activities.get(name="message"))
+        self.stdout.write("Demo logins (password: %s): admin (admin console), manager, rep1, rep2" % DEMO_PASSWORD)

@@ -1,0 +1,93 @@
+"""Who is online, and closing sockets whose user was deactivated, logged out or changed password.
+
+Each process keeps a registry of its open inbox sockets; one periodic check per process
+(one query for all of them, every few seconds) closes the sockets that lost their right.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import redis
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from core.ws_auth import CLOSE_UNAUTHENTICATED
+
+logger = logging.getLogger("switchboard.realtime")
+_sockets: set = set()
+_checker: asyncio.Task | None = None
+_redis = None
+
+
+def _client():
+    global _redis
+    if _redis is None:
+        _redis = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    return _redis
+
+
+def register(consumer) -> None:
+    global _checker
+    _sockets.add(consumer)
+    if _checker is None or _checker.done():
+        _checker = asyncio.ensure_future(_check_forever())
+
+
+def unregister(consumer) -> None:
+    _sockets.discard(consumer)
+
+
+def socket_opened(*, rep_id: int) -> None:
+    if _client().incr(f"presence:{rep_id}") == 1:
+        from salesreps.services import rep_presence_changed
+
+        rep_presence_changed(rep_id=rep_id, online=True)
+
+
+def socket_closed(*, rep_id: int) -> None:
+    if _client().decr(f"presence:{rep_id}") <= 0:
+        _client().delete(f"presence:{rep_id}")
+        from salesreps.services import rep_presence_changed
+
+        rep_presence_changed(rep_id=rep_id, online=False)
+
+
+def online_rep_ids(rep_ids: list[int]) -> set[int]:
+    if not rep_ids:
+        return set()
+    values = _client().mget([f"presence:{r}" for r in rep_ids])
+    return {r for r, v in zip(rep_ids, values, strict=True) if v and int(v) > 0}
+
+
+def _revoked(identities: list) -> set[int]:
+    """Ids of identities (by index) that lost their right to an open socket."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    users = dict(get_user_model().objects.filter(id__in={i.user_id for i in identities}, is_active=True).values_list("id", "password"))
+    keys = {i.session_key for i in identities if i.session_key}
+    live_sessions = set(Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list("session_key", flat=True))
+    bad = set()
+    for index, identity in enumerate(identities):
+        if users.get(identity.user_id) != identity.password_hash:
+            bad.add(index)
+        elif identity.session_key and identity.session_key not in live_sessions:
+            bad.add(index)
+    return bad
+
+
+async def _check_forever() -> None:
+    while _sockets:
+        await asyncio.sleep(settings.WS_SESSION_CHECK_SECONDS)
+        consumers = [c for c in list(_sockets) if getattr(c, "identity", None)]
+        if not consumers:
+            continue
+        try:
+            bad = await database_sync_to_async(_revoked)([c.identity for c in consumers])
+        except Exception:
+            logger.warning("socket revocation check failed", exc_info=True)
+            continue
+        for index in bad:
+            await consumers[index].close(code=CLOSE_UNAUTHENTICATED)

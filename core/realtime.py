@@ -1,0 +1,137 @@
+"""The one way services emit socket events: stored with a per-recipient seq, sent after commit.
+
+`emit(name, data, user_ids)` inside a service's transaction stores one UserEvent per
+recipient (seq from EventCursor, incremented by an UPDATE that holds the row lock until
+commit, so seqs are gap-free and ordered), and after commit publishes the frames to each
+user's group in one batch. Sync callers (Celery, webhook processing) publish through one
+long-lived event loop thread: no new loop and Redis connection per event.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterable
+
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
+
+from core.events import EPHEMERAL, check_payload
+
+logger = logging.getLogger("switchboard.realtime")
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def team_group(team_id: int) -> str:
+    return f"team.{team_id}"
+
+
+ADMIN_GROUP = "admins"
+
+
+def allocate_seqs(user_ids: list[int]) -> dict[int, int]:
+    """Next seq per user. Holds the cursor row locks until the surrounding transaction ends."""
+    ids = sorted(set(user_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO core_eventcursor (user_id, last_seq)
+            SELECT unnest(%s::bigint[]), 1
+            ON CONFLICT (user_id) DO UPDATE SET last_seq = core_eventcursor.last_seq + 1
+            RETURNING user_id, last_seq
+            """,
+            [ids],
+        )
+        return dict(cursor.fetchall())
+
+
+def emit(name: str, data: dict, user_ids: Iterable[int]) -> None:
+    """Store the event for each recipient and send it after the transaction commits."""
+    from core.models import UserEvent
+
+    check_payload(name, data)
+    recipients = sorted(set(user_ids))
+    if not recipients:
+        return
+    if name in EPHEMERAL:
+        frames = [(user_group(u), {"event": name, "seq": None, "data": data}) for u in recipients]
+        transaction.on_commit(lambda: publish(frames))
+        return
+    seqs = allocate_seqs(recipients)
+    UserEvent.objects.bulk_create(UserEvent(user_id=u, seq=seqs[u], name=name, data=data) for u in recipients)
+    frames = [(user_group(u), {"event": name, "seq": seqs[u], "data": data}) for u in recipients]
+    _queue_after_commit(frames)
+
+
+def _queue_after_commit(frames: list) -> None:
+    # One publish per transaction, however many events it emitted.
+    conn = transaction.get_connection()
+    pending = getattr(conn, "_switchboard_frames", None)
+    if pending is None or not conn.in_atomic_block:
+        pending = []
+        conn._switchboard_frames = pending
+
+        def flush():
+            batch = list(pending)
+            pending.clear()
+            conn._switchboard_frames = None
+            publish(batch)
+
+        transaction.on_commit(flush)
+    pending.extend(frames)
+
+
+class _Publisher:
+    """A daemon thread running one event loop; the channel layer keeps its connections there."""
+
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or not self._loop.is_running():
+                loop = asyncio.new_event_loop()
+                started = threading.Event()
+
+                def run():
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(started.set)
+                    loop.run_forever()
+
+                threading.Thread(target=run, name="realtime-publisher", daemon=True).start()
+                started.wait()
+                self._loop = loop
+            return self._loop
+
+
+_publisher = _Publisher()
+
+
+async def _send_all(frames: list) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(group, {"type": "inbox.event", "frame": frame}) for group, frame in frames))
+
+
+def publish(frames: list, *, wait: bool = True) -> None:
+    """Send frames to their groups. Loss here is tolerated: clients recover by seq and resume."""
+    if not frames:
+        return
+    try:
+        asyncio.get_running_loop()
+        running = True
+    except RuntimeError:
+        running = False
+    if running:
+        # Called from async code (an ASGI view): schedule on this loop, don't block it.
+        asyncio.ensure_future(_send_all(frames))
+        return
+    future = asyncio.run_coroutine_threadsafe(_send_all(frames), _publisher.loop())
+    if wait:
+        try:
+            future.result(timeout=5)
+        except Exception:
+            logger.warning("publish of %d frames failed; clients recover with resume", len(frames), exc_info=True)

@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from core import health
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("webhooks/", include("webhooks.urls")),
+    path("api/", include("core.api_urls")),
+    path("", include("frontend.urls")),
+]

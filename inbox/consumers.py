@@ -1,0 +1,126 @@
+"""The inbox socket: authenticate, join groups, relay stored events in seq order, take actions.
+
+Thin: every state change goes through a service; this module only orders frames and
+enforces the socket's limits. Seq gaps (the channel layer drops at most once) are filled
+from the database, so a client never misses an event.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from core import presence
+from core.ws_auth import (
+    CLOSE_FORBIDDEN, CLOSE_TOO_BIG, CLOSE_TOO_MANY, CLOSE_UNAUTHENTICATED, ticket_from_scope, ticket_redeem,
+)
+from inbox import socket_actions
+from inbox.socket_state import replay_after, socket_identity
+
+
+class InboxConsumer(AsyncWebsocketConsumer):
+    user_id: int | None = None
+
+    async def connect(self):
+        await self.accept()
+        if not self.scope.get("origin_ok", False):
+            return await self.close(code=CLOSE_FORBIDDEN)
+        user = self.scope.get("user")
+        ticket = ticket_from_scope(self.scope)
+        if ticket:
+            user = await database_sync_to_async(ticket_redeem)(key=ticket)
+        if user is None or not user.is_authenticated:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        identity = await database_sync_to_async(socket_identity)(user=user, session=self.scope.get("session"), via_ticket=bool(ticket))
+        if identity is None:
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        self.user_id, self.identity = user.id, identity
+        self.user = user
+        self.groups_joined = identity.groups
+        for group in identity.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        self.delivered = identity.last_seq
+        self.action_times: list[float] = []
+        presence.register(self)
+        await self.send_json({"event": "ready", "seq": None, "data": {"seq": identity.last_seq, "user_id": user.id}})
+        self.heartbeat = asyncio.ensure_future(self._heartbeat())
+        if identity.rep_id:
+            await database_sync_to_async(presence.socket_opened)(rep_id=identity.rep_id)
+
+    async def disconnect(self, code):
+        if not self.user_id:
+            return
+        self.heartbeat.cancel()
+        presence.unregister(self)
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.identity.rep_id:
+            await database_sync_to_async(presence.socket_closed)(rep_id=self.identity.rep_id)
+
+    async def send_json(self, data: dict) -> None:
+        await self.send(text_data=json.dumps(data, separators=(",", ":")))
+
+    async def _heartbeat(self):
+        while True:
+            await asyncio.sleep(settings.WS_HEARTBEAT_SECONDS)
+            await self.send_json({"event": "heartbeat", "seq": None, "data": {"seq": self.delivered}})
+
+    # ---- frames from services -----------------------------------------------------------
+
+    async def inbox_event(self, message):
+        frame = message["frame"]
+        seq = frame.get("seq")
+        if seq is None:
+            return await self.send_json(frame)
+        if seq <= self.delivered:
+            return  # already sent by a resume or a gap fill
+        if seq > self.delivered + 1:
+            await self._fill(until=seq)
+            if seq <= self.delivered:
+                return
+        await self.send_json(frame)
+        self.delivered = seq
+
+    async def inbox_revoke(self, message):
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def _fill(self, *, until: int | None) -> bool:
+        frames = await database_sync_to_async(replay_after)(user_id=self.user_id, after=self.delivered, until=until)
+        if frames is None:
+            await self.send_json({"event": "reload", "seq": None, "data": {"reason": "events older than the retention window"}})
+            return False
+        for frame in frames:
+            await self.send_json(frame)
+            self.delivered = frame["seq"]
+        return True
+
+    # ---- client actions -------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.user_id:
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.WS_MAX_FRAME_BYTES:
+            return await self.close(code=CLOSE_TOO_BIG)
+        now = time.monotonic()
+        self.action_times = [t for t in self.action_times if now - t < 1.0] + [now]
+        if len(self.action_times) > settings.WS_MAX_ACTIONS_PER_SECOND:
+            await self.send_json(socket_actions.error_frame("rate_limited", "more than 20 actions a second"))
+            return await self.close(code=CLOSE_TOO_MANY)
+        try:
+            payload = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            return await self.send_json(socket_actions.error_frame("bad_json", "frame is not JSON"))
+        action, args, problem = socket_actions.parse(payload)
+        if problem:
+            return await self.send_json(socket_actions.error_frame("bad_action", problem))
+        if action == "resume":
+            self.delivered = args["after"]
+            await self._fill(until=None)
+            return
+        reply = await database_sync_to_async(socket_actions.perform)(user=self.user, action=action, args=args)
+        await self.send_json(reply)

@@ -1,0 +1,219 @@
+"""Messages: inbound storage, status changes that never go backwards, outbound compose."""
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from core.logs import entity_log
+from core.realtime import emit
+from inbox.models import STATUS_RANK, Conversation, Message, MessageEvent, Template
+from inbox.payloads import message_payload
+from inbox.selectors import audience_user_ids
+from inbox.services.contacts import contact_opt_out, contact_resolve
+from inbox.services.conversations import (
+    AccessDenied, conversation_emit_updated, conversation_for_contact, conversation_get_for,
+)
+from platforms.base import InboundMessage, OptOut, StatusUpdate, Watermark
+from salesreps.models import Channel
+
+log = entity_log("messages")
+
+
+def _preview(message: Message) -> str:
+    if message.body:
+        return message.body[:200]
+    return f"[{message.media_type or message.kind}]"
+
+
+def _emit_message(name: str, message: Message, conversation: Conversation) -> None:
+    emit(name, message_payload(message), audience_user_ids(conversation))
+
+
+@transaction.atomic
+def message_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
+    """Store one inbound message (or an echo, as outbound) once per (channel, external id)."""
+    existing = Message.objects.filter(channel=channel, external_id=event.external_id).first()
+    if existing is not None:
+        return None
+    contact = contact_resolve(
+        channel=channel, external_id=event.contact_id, name=event.contact_name,
+        phone=event.contact_phone, email=event.contact_id if channel.kind == "email" else "",
+    )
+    conversation, _created = conversation_for_contact(contact=contact, channel=channel)
+    conversation = Conversation.objects.select_for_update(of=("self",)).select_related("rep", "contact", "channel").get(pk=conversation.pk)
+    inbound = not event.is_echo
+    body = event.text
+    if getattr(event, "subject", ""):
+        body = f"{event.subject}\n\n{body}" if body else event.subject
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                conversation=conversation, channel=channel,
+                direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
+                status=Message.Status.RECEIVED if inbound else Message.Status.SENT,
+                kind=event.kind, body=body, media_url=event.media_url, media_type=event.media_type,
+                latitude=event.latitude, longitude=event.longitude,
+                reply_to_external_id=event.reply_to or event.reaction_to, external_id=event.external_id,
+                sent_at=None if inbound else event.timestamp, status_at=event.timestamp,
+            )
+    except IntegrityError:  # the same message from a concurrent delivery
+        return None
+    conversation.last_message_at = event.timestamp
+    conversation.last_message_preview = _preview(message)
+    fields = ["last_message_at", "last_message_preview"]
+    if inbound:
+        conversation.unread_count = F("unread_count") + 1
+        conversation.last_inbound_at = event.timestamp
+        fields += ["unread_count", "last_inbound_at"]
+        if conversation.status in ("resolved", "snoozed", "pending"):
+            conversation.status, conversation.snoozed_until = "open", None  # a new message wakes it
+            fields += ["status", "snoozed_until"]
+        type(contact).objects.filter(pk=contact.pk).update(last_inbound_at=event.timestamp)
+    conversation.save(update_fields=fields)
+    conversation.refresh_from_db(fields=["unread_count"])
+    _emit_message("message.created", message, conversation)
+    conversation_emit_updated(conversation)
+    if inbound:
+        _after_inbound(contact=contact, message=message)
+    log.info("message received" if inbound else "echo stored", message=message.id, conversation=conversation.id,
+             contact=contact.id, channel=channel.id, external_id=event.external_id)
+    return message
+
+
+def _after_inbound(*, contact, message: Message) -> None:
+    """Hooks other apps need on a reply (sequences stop, lead scores move)."""
+    from campaigns.hooks import on_contact_replied
+
+    on_contact_replied(contact_id=contact.id, at=message.status_at)
+
+
+def _move_status(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:
+    """Apply a status if it moves the message forward (read > delivered > sent); failed is final
+    unless the message already got further. Caller holds the message row lock."""
+    MessageEvent.objects.create(message=message, status=status, at=at, detail=error_title[:300])
+    if status == "failed":
+        if STATUS_RANK.get(message.status, 0) >= STATUS_RANK["delivered"] or message.status == "failed":
+            return False
+        message.status, message.error_code, message.error_title = "failed", error_code, error_title
+    else:
+        if message.status == "failed" or STATUS_RANK.get(status, 0) <= STATUS_RANK.get(message.status, 0):
+            return False
+        message.status = status
+    message.status_at = at
+    message.needs_reconciliation = False
+    message.save(update_fields=["status", "status_at", "error_code", "error_title", "needs_reconciliation"])
+    return True
+
+
+@transaction.atomic
+def message_apply_status(*, channel: Channel, event: StatusUpdate) -> bool:
+    message = Message.objects.select_for_update().filter(channel=channel, external_id=event.external_id).first()
+    if message is None:
+        log.warning("status for unknown message", channel=channel.id, external_id=event.external_id, status=event.status)
+        return False
+    moved = _move_status(message, event.status, event.timestamp, error_code=event.error_code, error_title=event.error_title)
+    if moved:
+        conversation = Conversation.objects.select_related("rep", "contact", "channel").get(pk=message.conversation_id)
+        _emit_message("message.updated", message, conversation)
+        _on_status(message)
+        log.info("status applied", message=message.id, conversation=conversation.id, status=event.status)
+    return moved
+
+
+@transaction.atomic
+def message_apply_watermark(*, channel: Channel, event: Watermark) -> int:
+    """Messenger: every outbound message to the contact sent at or before the watermark."""
+    from inbox.models import ContactIdentity
+
+    identity = ContactIdentity.objects.filter(channel=channel, external_id=event.contact_id).first()
+    if identity is None:
+        return 0
+    messages = Message.objects.select_for_update().filter(
+        channel=channel, conversation__contact_id=identity.contact_id, direction="out",
+        sent_at__lte=event.watermark, status__in=["sent", "delivered"],
+    ).order_by("id")
+    moved = 0
+    for message in messages:
+        if _move_status(message, event.status, event.watermark):
+            conversation = Conversation.objects.select_related("rep", "contact", "channel").get(pk=message.conversation_id)
+            _emit_message("message.updated", message, conversation)
+            moved += 1
+    return moved
+
+
+def _on_status(message: Message) -> None:
+    if message.campaign_recipient_id:
+        from campaigns.hooks import on_message_status
+
+        on_message_status(recipient_id=message.campaign_recipient_id, status=message.status)
+
+
+def message_handle_opt_out(*, channel: Channel, event: OptOut) -> None:
+    contact = contact_resolve(channel=channel, external_id=event.contact_id)
+    contact_opt_out(contact=contact, reason=event.reason)
+
+
+def render_template(template: Template, variables: dict, language: str = "") -> tuple[str, list[str]]:
+    """The rendered text and the names of variables it needs but was not given."""
+    import string
+
+    text = template.translations.get(language) or template.body
+    names = [name for _, name, _, _ in string.Formatter().parse(text) if name]
+    missing = sorted({n for n in names if n not in variables})
+    if missing:
+        return "", missing
+    return text.format_map({k: str(v) for k, v in variables.items()}), []
+
+
+@transaction.atomic
+def message_compose(*, user, conversation_id: int, text: str = "", template_id: int | None = None,
+                    variables: dict | None = None, idempotency_key: str = "") -> tuple[Message, bool]:
+    """Queue an outbound message; the same idempotency key returns the first message (created=False)."""
+    from inbox.selectors import rep_of
+    from inbox.services.outbound import message_enqueue
+
+    conversation = conversation_get_for(user=user, conversation_id=conversation_id, lock=True)
+    if idempotency_key:
+        existing = Message.objects.filter(conversation=conversation, idempotency_key=idempotency_key).first()
+        if existing:
+            return existing, False
+    variables = variables or {}
+    template = None
+    if template_id is not None:
+        template = Template.objects.filter(pk=template_id).first()
+        if template is None:
+            raise ValueError(f"template {template_id} does not exist")
+        body, missing = render_template(template, variables, conversation.contact.language)
+        if missing:
+            raise ValueError(f"template {template.name!r} is missing variables: {', '.join(missing)}")
+    else:
+        body = text.strip()
+        if not body:
+            raise ValueError("text is empty: write a message or pick a template")
+        if len(body) > 4096:
+            raise ValueError("text is longer than 4096 characters")
+    sender = rep_of(user)
+    if conversation.rep_id is None and sender is None:
+        raise AccessDenied("assign the conversation to a rep before sending")
+    message = Message.objects.create(
+        conversation=conversation, channel=conversation.channel, direction="out", status="queued",
+        body=body, template=template, variables=variables, sender=sender, idempotency_key=idempotency_key,
+        due_at=timezone.now(), priority=conversation.contact.lead_score,
+    )
+    conversation.last_message_at, conversation.last_message_preview = message.created_at, _preview(message)
+    conversation.save(update_fields=["last_message_at", "last_message_preview"])
+    _emit_message("message.created", message, conversation)
+    message_enqueue(message_id=message.id)
+    log.info("message queued", message=message.id, conversation=conversation.id, rep=conversation.rep_id, by_user=user.id)
+    return message, True
+
+
+def typing_notify(*, user, conversation_id: int) -> None:
+    from inbox.selectors import rep_of
+
+    conversation = conversation_get_for(user=user, conversation_id=conversation_id)
+    rep = rep_of(user)
+    audience = [u for u in audience_user_ids(conversation) if u != user.id]
+    with transaction.atomic():
+        emit("typing", {"conversation_id": conversation.id, "rep_id": rep.id if rep else None}, audience)

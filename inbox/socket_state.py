@@ -1,0 +1,58 @@
+"""Database reads the inbox socket needs (run in a thread by the consumer)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Min
+
+from core.models import EventCursor, UserEvent
+from core.realtime import ADMIN_GROUP, team_group, user_group
+from inbox.selectors import rep_of
+
+
+@dataclass
+class SocketIdentity:
+    user_id: int
+    rep_id: int | None
+    groups: list[str]
+    last_seq: int
+    password_hash: str
+    session_key: str | None
+
+
+def socket_identity(*, user, session, via_ticket: bool) -> SocketIdentity | None:
+    user = type(user).objects.filter(pk=user.pk, is_active=True).first()
+    if user is None:
+        return None
+    rep = rep_of(user)
+    groups = [user_group(user.id)]
+    if rep and rep.is_manager and rep.team_id:
+        groups.append(team_group(rep.team_id))
+    if user.is_superuser:
+        groups.append(ADMIN_GROUP)
+    cursor = EventCursor.objects.filter(user=user).values_list("last_seq", flat=True).first() or 0
+    session_key = None if via_ticket or session is None else session.session_key
+    return SocketIdentity(user.id, rep.id if rep else None, groups, cursor, user.password, session_key)
+
+
+def replay_after(*, user_id: int, after: int, until: int | None) -> list[dict] | None:
+    """Stored frames of one user with after < seq (< until), in order; None if some were pruned."""
+    events = UserEvent.objects.filter(user_id=user_id, seq__gt=after)
+    if until is not None:
+        events = events.filter(seq__lt=until)
+    rows = list(events.order_by("seq").values_list("seq", "name", "data")[:5000])
+    expected_first = after + 1
+    if (not rows or rows[0][0] != expected_first) and after < _last_seq(user_id):
+        oldest = UserEvent.objects.filter(user_id=user_id).aggregate(m=Min("seq"))["m"]
+        if oldest is None or oldest > expected_first:
+            return None
+    return [{"event": name, "seq": seq, "data": data} for seq, name, data in rows]
+
+
+def _last_seq(user_id: int) -> int:
+    return EventCursor.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first() or 0
+
+
+def retention_hours() -> int:
+    return settings.EVENT_RETENTION_HOURS

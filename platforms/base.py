@@ -1,0 +1,108 @@
+"""The normalized shapes every platform adapter turns inbound payloads into.
+
+Adapters (`platforms/<name>.py`) know one platform in both directions; the webhook
+pipeline only ever sees these dataclasses, never a platform's own JSON.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+class PayloadError(ValueError):
+    """The body is not a payload of this platform; the message names what is wrong."""
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """What the endpoint received, before anything is parsed."""
+
+    body: bytes
+    headers: Mapping[str, str]  # lower-cased header names
+    url: str  # full URL as the platform called it (scheme, host, port, path, query)
+    content_type: str = ""
+    # When the endpoint received it. Payloads without their own time (Twilio) use it, so a
+    # reprocessed event keeps its original time; None means "now".
+    received_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    channel_key: str  # what routes to our Channel: phone_number_id, page id, To, address, name
+    external_id: str  # the platform's id of the message
+    contact_id: str  # the platform's id of the contact (wa_id, PSID, IGSID, E.164 phone, e-mail)
+    timestamp: datetime
+    kind: str = "text"  # text | media | location | reaction | unsupported
+    text: str = ""
+    contact_name: str = ""
+    contact_phone: str = ""  # E.164 where the platform gives a phone number
+    media_url: str = ""
+    media_type: str = ""  # image | audio | video | document | sticker | file
+    latitude: float | None = None
+    longitude: float | None = None
+    reply_to: str = ""  # external id of the message this one answers
+    reaction_to: str = ""  # external id of the message reacted to
+    is_echo: bool = False  # sent by the business from elsewhere: stored as outbound
+    raw_type: str = ""
+    mime_type: str = ""  # the media's MIME type where the platform gives it
+    subject: str = ""  # e-mail only
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    channel_key: str
+    external_id: str  # the platform's id of OUR outbound message
+    status: str  # sent | delivered | read | failed
+    timestamp: datetime
+    contact_id: str = ""
+    error_code: str = ""
+    error_title: str = ""
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """Every outbound message to contact_id sent at or before `watermark` is `status`."""
+
+    channel_key: str
+    contact_id: str
+    status: str  # delivered | read
+    watermark: datetime
+
+
+@dataclass(frozen=True)
+class OptOut:
+    channel_key: str
+    contact_id: str
+    reason: str  # keyword | unsubscribe | complaint
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A well-formed event we do not act on; stored and answered 200 so platforms stop retrying."""
+
+    event_type: str
+    detail: str = ""
+
+
+NormalizedEvent = InboundMessage | StatusUpdate | Watermark | OptOut | Ignored
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    external_id: str = ""
+    retryable: bool = False  # 5xx, 429, timeouts
+    status_code: int = 0
+    error_code: str = ""
+    error_title: str = ""
+    response: dict = field(default_factory=dict)
+
+
+STOP_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt-out"})
+
+
+def is_opt_out_text(text: str) -> bool:
+    """STOP-style keywords, matched on the whole trimmed message, case-insensitively."""
+    return text.strip().strip(".!").lower() in STOP_KEYWORDS

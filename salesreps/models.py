@@ -1,0 +1,230 @@
+"""The outreach model: channels, teams, reps, their channels, shifts, ledger and warm-up."""
+from __future__ import annotations
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from core.crypto import EncryptedJSONField, EncryptedTextField
+
+
+def validate_timezone(value: str) -> None:
+    from salesreps.rules import validate_tz
+
+    try:
+        validate_tz(value)
+    except ValueError:
+        raise ValidationError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
+
+
+def validate_e164(value: str) -> None:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(f"{value!r} is not a phone number in E.164 form (+<country><number>)") from None
+    if not phonenumbers.is_valid_number(number) or phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.E164
+    ) != value:
+        raise ValidationError(f"{value!r} is not a valid E.164 phone number")
+
+
+class ChannelKind(models.TextChoices):
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+    INSTAGRAM = "instagram"
+    SMS = "sms"
+    EMAIL = "email"
+    SERVICE = "service"
+
+
+class Channel(models.Model):
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20, choices=ChannelKind.choices)
+    internal_url = models.URLField(blank=True)
+    external_url = models.URLField(blank=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    # Non-secret routing and provider settings: phone_number_id, page_id, from_number, address…
+    config = models.JSONField(default=dict, blank=True)
+    # app_secret, access_token, auth_token, verify_token, signing_key, secret… (encrypted)
+    secrets = EncryptedJSONField(blank=True, default=dict)
+    routing_key = models.CharField(
+        max_length=200, blank=True, db_index=True,
+        help_text="What inbound webhooks route by: phone_number_id, page id, number, address or name.",
+    )
+    rate_limit_per_hour = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_per_day = models.PositiveIntegerField(null=True, blank=True)
+    cost_per_message = models.DecimalField(max_digits=8, decimal_places=4, default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("name"), name="channel_name_ci_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class ChannelActivity(models.Model):
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="activities")
+    name = models.SlugField(max_length=50)  # message, like, comment, broadcast, follow…
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "name"], name="activity_unique_per_channel")]
+        verbose_name_plural = "channel activities"
+
+    def __str__(self) -> str:
+        return f"{self.channel.name}:{self.name}"
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SalesRep(models.Model):
+    class Role(models.TextChoices):
+        REP = "rep"
+        MANAGER = "manager"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="salesrep")
+    full_name = models.CharField(max_length=200)
+    phone = models.CharField(max_length=20, blank=True, validators=[validate_e164])
+    country = models.CharField(max_length=2, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    is_available = models.BooleanField(default=True)
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="reps")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.REP)
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == self.Role.MANAGER
+
+
+class SalesRepChannel(models.Model):
+    rep = models.ForeignKey(SalesRep, on_delete=models.CASCADE, related_name="rep_channels")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="rep_channels")
+    username = models.CharField(max_length=200, blank=True)
+    password = EncryptedTextField(blank=True)
+    is_available = models.BooleanField(default=True)
+    sandbox = models.BooleanField(default=True)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    max_daily_capacity = models.PositiveIntegerField(default=100)
+    warmup_start = models.PositiveIntegerField(null=True, blank=True)
+    warmup_step = models.PositiveIntegerField(default=0)
+    last_sent_at = models.DateTimeField(null=True, blank=True)  # pacing between sends
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rep", "channel"], name="rep_channel_unique"),
+            models.CheckConstraint(condition=~models.Q(start_time=models.F("end_time")), name="rep_channel_window_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rep} @ {self.channel.name}"
+
+    def clean(self) -> None:
+        if self.start_time is not None and self.start_time == self.end_time:
+            raise ValidationError({"end_time": "end time equals start time: the window would be empty"})
+
+
+class SalesRepChannelActivity(models.Model):
+    rep_channel = models.ForeignKey(SalesRepChannel, on_delete=models.CASCADE, related_name="activities")
+    activity = models.ForeignKey(ChannelActivity, on_delete=models.CASCADE, related_name="rep_activities")
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    max_capacity = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rep_channel", "activity"], name="rep_channel_activity_unique"),
+        ]
+        verbose_name_plural = "sales rep channel activities"
+
+    def __str__(self) -> str:
+        return f"{self.rep_channel} / {self.activity.name}"
+
+    def clean(self) -> None:
+        if self.activity_id and self.rep_channel_id and self.activity.channel_id != self.rep_channel.channel_id:
+            raise ValidationError({"activity": "this activity belongs to another channel"})
+        if self.start_time is not None and self.start_time == self.end_time:
+            raise ValidationError({"end_time": "end time equals start time: the window would be empty"})
+
+
+class WorkingShift(models.Model):
+    """One of a rep's shifts on a date (several a day for split shifts)."""
+
+    rep = models.ForeignKey(SalesRep, on_delete=models.CASCADE, related_name="shifts")
+    date = models.DateField()
+    number = models.PositiveSmallIntegerField(default=1)
+    start_time = models.TimeField(null=True, blank=True)
+    end_time = models.TimeField(null=True, blank=True)
+    is_day_off = models.BooleanField(default=False)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        # The source model declared unique_together outside Meta, so it never applied.
+        constraints = [models.UniqueConstraint(fields=["rep", "date", "number"], name="shift_unique_per_rep_date_number")]
+        ordering = ["date", "number"]
+
+    def __str__(self) -> str:
+        return f"{self.rep} {self.date} #{self.number}"
+
+
+class ActivityRecord(models.Model):
+    """The capacity ledger: one row per activity performed."""
+
+    rep_channel_activity = models.ForeignKey(SalesRepChannelActivity, on_delete=models.CASCADE, related_name="records")
+    shift = models.ForeignKey(WorkingShift, null=True, blank=True, on_delete=models.SET_NULL, related_name="records")
+    shift_day = models.DateField()
+    performed_at = models.DateTimeField()
+    message_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["rep_channel_activity", "shift_day"])]
+        constraints = [
+            models.UniqueConstraint(fields=["message_id"], condition=models.Q(message_id__isnull=False), name="one_record_per_message"),
+        ]
+
+
+class DailyAllowance(models.Model):
+    """Warm-up: the allowance of a rep-channel (or one activity) on one active shift day."""
+
+    rep_channel = models.ForeignKey(SalesRepChannel, on_delete=models.CASCADE, related_name="allowances")
+    rep_channel_activity = models.ForeignKey(
+        SalesRepChannelActivity, null=True, blank=True, on_delete=models.CASCADE, related_name="allowances"
+    )
+    day = models.DateField()
+    allowance = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rep_channel", "rep_channel_activity", "day"], name="allowance_unique_per_day",
+                nulls_distinct=False,
+            ),
+        ]
+        ordering = ["day"]
+
+
+class ShiftError(models.Model):
+    class Level(models.IntegerChoices):
+        INFO = 0
+        WARNING = 1
+        ERROR = 2
+
+    shift = models.ForeignKey(WorkingShift, null=True, blank=True, on_delete=models.CASCADE, related_name="errors")
+    rep_channel = models.ForeignKey(SalesRepChannel, null=True, blank=True, on_delete=models.CASCADE, related_name="errors")
+    message = models.TextField()
+    code = models.CharField(max_length=50)
+    level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.ERROR, validators=[MinValueValidator(0)])
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,0 +1,28 @@
+"""The raw inbound store: every webhook delivery, kept before it is answered."""
+from django.db import models
+
+from salesreps.models import Channel
+
+
+class WebhookEvent(models.Model):
+    class State(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        FAILED = "failed"
+        IGNORED = "ignored"
+
+    platform = models.CharField(max_length=20)
+    channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="webhook_events")
+    dedup_key = models.CharField(max_length=200)
+    body = models.BinaryField()
+    headers = models.JSONField(default=dict)
+    url = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["platform", "dedup_key"], name="webhook_dedup_unique")]
+        indexes = [models.Index(fields=["received_at"], condition=models.Q(state="received"), name="webhook_unprocessed_idx")]
