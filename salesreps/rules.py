@@ -1,0 +1,267 @@
+"""Pure rules for when and how much a rep-channel may send: availability, shift windows in
+the rep's zone, warm-up, binding limit and pacing. Plain values in and out, no database."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+UNLIMITED = sys.maxsize
+
+# Ties go to the limit that lasts longest, so the reported wait is the one that really holds:
+# a campaign cap is a total, the next three reset per shift day, the hourly one soonest.
+BINDING_ORDER = ("campaign_cap", "activity_cap", "warmup", "channel_daily", "channel_hourly")
+
+
+def is_available(*, rep_available: bool, channel_available: bool) -> bool:
+    return rep_available and channel_available
+
+
+@dataclass(frozen=True)
+class Window:
+    """Local wall-clock working hours; end before start crosses midnight."""
+
+    start: time
+    end: time
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is not None or self.end.tzinfo is not None:
+            raise ValueError("window times are local wall-clock times and must be naive")
+        if self.start == self.end:
+            raise ValueError(f"empty window: start equals end ({self.start})")
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.end < self.start
+
+
+def effective_window(
+    *,
+    channel_start: time,
+    channel_end: time,
+    activity_start: time | None = None,
+    activity_end: time | None = None,
+) -> Window:
+    if activity_start is not None and activity_end is not None:
+        return Window(start=activity_start, end=activity_end)
+    return Window(start=channel_start, end=channel_end)
+
+
+def validate_tz(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
+        raise ValueError(f"unknown time zone: {name!r}") from None
+    return name
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A rep-channel's week: its zone, daily windows (several = split shift), the weekdays
+    worked (Monday=0) and local dates off. A shift belongs to the local date it starts on."""
+
+    tz: str
+    windows: tuple[Window, ...]
+    days_off: frozenset[date] = frozenset()
+    weekdays: frozenset[int] = frozenset(range(7))
+
+    def __post_init__(self) -> None:
+        validate_tz(self.tz)
+        if not set(self.weekdays) <= set(range(7)):
+            raise ValueError(f"weekdays must be within 0..6, got {sorted(self.weekdays)}")
+
+
+def local_instant(*, day: date, at: time, tz: str) -> datetime:
+    """The earliest instant whose local wall clock reads `day at` or later (aware, UTC):
+    a time skipped by spring-forward gives the gap's end, a repeated one its first occurrence."""
+    zone = ZoneInfo(tz)
+    wall = datetime.combine(day, at.replace(tzinfo=None))
+    first = wall.replace(tzinfo=zone).astimezone(UTC)  # fold=0: first occurrence
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    # In a gap fold=0 lands after the transition and fold=1 before it: bisect to the transition.
+    lo = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    hi = first
+    before = lo.astimezone(zone).utcoffset()
+    while hi - lo > timedelta(microseconds=1):
+        mid = lo + (hi - lo) / 2
+        if mid.astimezone(zone).utcoffset() == before:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def _local_date(at: datetime, tz: str) -> date:
+    if at.tzinfo is None:
+        raise ValueError("expected an aware datetime")
+    return at.astimezone(ZoneInfo(tz)).date()
+
+
+def _day_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime, date]]:
+    if day in schedule.days_off or day.weekday() not in schedule.weekdays:
+        return []
+    out = []
+    for window in schedule.windows:
+        opens = local_instant(day=day, at=window.start, tz=schedule.tz)
+        end_day = day + timedelta(days=1) if window.crosses_midnight else day
+        closes = local_instant(day=end_day, at=window.end, tz=schedule.tz)
+        # A window lying wholly inside a DST gap collapses to nothing that day.
+        if opens < closes:
+            out.append((opens, closes, day))
+    return sorted(out)
+
+
+def shift_intervals(
+    *, schedule: Schedule, around: datetime, days_after: int = 2
+) -> list[tuple[datetime, datetime, date]]:
+    """[open, close) UTC intervals with their shift day, for shift days from two days before
+    `around`'s local date (a night shift may still be running) to `days_after` days after."""
+    first = _local_date(around, schedule.tz) - timedelta(days=2)
+    out = []
+    for offset in range(days_after + 3):
+        out.extend(_day_intervals(schedule, first + timedelta(days=offset)))
+    return sorted(out)
+
+
+def shift_day(*, schedule: Schedule, at: datetime) -> date:
+    # Overlapping windows: the shift that opened first (the one already running) owns it.
+    for opens, closes, day in _intervals_near(schedule, at):
+        if opens <= at < closes:
+            return day
+    return _local_date(at, schedule.tz)
+
+
+def _intervals_near(schedule: Schedule, at: datetime) -> list[tuple[datetime, datetime, date]]:
+    # One day ahead too: a fall-back across midnight can put `at` after the next day began.
+    return shift_intervals(schedule=schedule, around=at, days_after=1)
+
+
+def is_open(*, schedule: Schedule, at: datetime) -> bool:
+    return any(opens <= at < closes for opens, closes, _ in _intervals_near(schedule, at))
+
+
+def _day_start(schedule: Schedule, day: date) -> datetime:
+    # No window of `day` can open before this: local_instant is monotone in wall time.
+    return local_instant(day=day, at=time(0), tz=schedule.tz)
+
+
+def next_opening(
+    *, schedule: Schedule, at: datetime, horizon_days: int = 400
+) -> datetime | None:
+    if is_open(schedule=schedule, at=at):
+        return at
+    if not schedule.windows or not schedule.weekdays:
+        return None
+    first = _local_date(at, schedule.tz) - timedelta(days=1)
+    best: datetime | None = None
+    for offset in range(horizon_days + 2):
+        day = first + timedelta(days=offset)
+        if best is not None and _day_start(schedule, day) >= best:
+            break
+        for opens, _, _ in _day_intervals(schedule, day):
+            if opens > at and (best is None or opens < best):
+                best = opens
+    return best
+
+
+def current_window_end(
+    *, schedule: Schedule, at: datetime, horizon_days: int = 400
+) -> datetime | None:
+    """When the rep stops being open, or None if closed now. Touching or overlapping windows
+    are one stretch; a stretch running past the horizon reports the horizon's last close."""
+    intervals = _intervals_near(schedule, at)
+    ends = [closes for opens, closes, _ in intervals if opens <= at < closes]
+    if not ends:
+        return None
+    end = max(ends)
+    day = _local_date(at, schedule.tz) + timedelta(days=1)
+    for _ in range(horizon_days):
+        for opens, closes, _day in intervals:
+            if opens <= end < closes:
+                end = closes
+        day += timedelta(days=1)
+        if _day_start(schedule, day) > end:
+            break
+        intervals = _day_intervals(schedule, day)
+    return end
+
+
+def allowance_for_day(
+    *, max_capacity: int, warmup_start: int | None, warmup_step: int, active_day_index: int
+) -> int:
+    """Sends allowed on the warm-up's `active_day_index`-th active day (0 = first)."""
+    if active_day_index < 0 or warmup_step < 0:
+        raise ValueError("active_day_index and warmup_step must not be negative")
+    if max_capacity <= 0:
+        return 0
+    if warmup_start is None:
+        return max_capacity
+    return max(0, min(max_capacity, warmup_start + warmup_step * active_day_index))
+
+
+def next_allowance(
+    *, previous: int | None, max_capacity: int, warmup_start: int | None, warmup_step: int
+) -> int:
+    """Next active day's allowance from the stored one. The ramp itself never goes down, but a
+    max lowered below the previous allowance wins at once: the max is the manager's decision."""
+    if previous is None:
+        return allowance_for_day(
+            max_capacity=max_capacity,
+            warmup_start=warmup_start,
+            warmup_step=warmup_step,
+            active_day_index=0,
+        )
+    if warmup_step < 0:
+        raise ValueError("warmup_step must not be negative")
+    if max_capacity <= 0:
+        return 0
+    if warmup_start is None:
+        return max_capacity
+    return max(0, min(max_capacity, previous + warmup_step))
+
+
+def remaining(*, allowance: int, used: int) -> int:
+    return max(0, allowance - used)
+
+
+def _binding_rank(name: str) -> tuple[int, str]:
+    if name in BINDING_ORDER:
+        return (BINDING_ORDER.index(name), "")
+    return (len(BINDING_ORDER), name)
+
+
+def binding_limit(*, limits: dict[str, int | None]) -> tuple[str, int]:
+    """The tightest of the named remaining limits (None = unlimited, negatives count as 0);
+    ties follow BINDING_ORDER, then other names alphabetically. None set: ("none", UNLIMITED)."""
+    set_limits = [
+        (max(0, value), _binding_rank(name), name)
+        for name, value in limits.items()
+        if value is not None
+    ]
+    if not set_limits:
+        return ("none", UNLIMITED)
+    value, _, name = min(set_limits)
+    return (name, value)
+
+
+def pacing_delay(
+    *,
+    last_sent_at: datetime | None,
+    now: datetime,
+    min_gap_seconds: float,
+    jitter_seconds: float,
+    rand: float,
+) -> float:
+    """Seconds to wait so that consecutive sends are min_gap + jitter*rand apart; `rand` in
+    [0, 1) comes from the caller so this stays pure."""
+    if not 0 <= rand < 1:
+        raise ValueError(f"rand must be in [0, 1), got {rand}")
+    if min_gap_seconds < 0 or jitter_seconds < 0:
+        raise ValueError("gap and jitter must not be negative")
+    if last_sent_at is None:
+        return 0.0
+    gap = min_gap_seconds + jitter_seconds * rand
+    return max(0.0, gap - (now - last_sent_at).total_seconds())
