@@ -8,7 +8,13 @@ import dj_database_url
 
 from core import embedded
 from core.env import (
-    env_bool, env_int, env_list, env_str, env_url, fernet_keys, generated_secrets,
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    env_url,
+    fernet_keys,
+    generated_secrets,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent

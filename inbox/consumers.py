@@ -16,7 +16,12 @@ from django.conf import settings
 
 from core import presence
 from core.ws_auth import (
-    CLOSE_FORBIDDEN, CLOSE_TOO_BIG, CLOSE_TOO_MANY, CLOSE_UNAUTHENTICATED, ticket_from_scope, ticket_redeem,
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_BIG,
+    CLOSE_TOO_MANY,
+    CLOSE_UNAUTHENTICATED,
+    ticket_from_scope,
+    ticket_redeem,
 )
 from inbox import socket_actions
 from inbox.socket_state import replay_after, socket_identity

@@ -10,7 +10,13 @@ from core.logs import entity_log
 from core.realtime import emit
 from salesreps import rules
 from salesreps.models import (
-    ActivityRecord, DailyAllowance, SalesRep, SalesRepChannel, SalesRepChannelActivity, ShiftError, WorkingShift,
+    ActivityRecord,
+    DailyAllowance,
+    SalesRep,
+    SalesRepChannel,
+    SalesRepChannelActivity,
+    ShiftError,
+    WorkingShift,
 )
 
 log = entity_log("reps")
@@ -124,7 +130,8 @@ def activity_check(*, rep_channel: SalesRepChannel, activity: SalesRepChannelAct
         opening = rules.next_opening(schedule=schedule, at=_after_shift_day(schedule, day, end))
         code = "warmup" if allowance < cap else "activity_cap"
         what = "warm-up allowance" if code == "warmup" else "daily capacity"
-        raise CapacityRefused(code, f"{what} reached ({allowance if code == 'warmup' else cap}), next shift {_local(opening, rep_channel.timezone)}", opening)
+        figure = allowance if code == "warmup" else cap
+        raise CapacityRefused(code, f"{what} reached ({figure}), next shift {_local(opening, rep_channel.timezone)}", opening)
     return day, remaining
 
 
@@ -175,3 +182,12 @@ def shift_error_record(*, message: str, code: str, level: int, shift: WorkingShi
     error = ShiftError.objects.create(shift=shift, rep_channel=rep_channel, message=message, code=code, level=level)
     log.warning("shift error", rep_channel=rep_channel.id if rep_channel else None, code=code, level=level)
     return error
+
+
+def activity_record_unchecked(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity, at: datetime,
+                              message_id: int | None = None) -> ActivityRecord:
+    """Write the ledger row after the caller ran activity_check under the same rep-channel lock."""
+    schedule = schedule_for(rep_channel, activity)
+    day = rules.shift_day(schedule=schedule, at=at)
+    shift = WorkingShift.objects.filter(rep_id=rep_channel.rep_id, date=day, is_day_off=False).order_by("number").first()
+    return ActivityRecord.objects.create(rep_channel_activity=activity, shift=shift, shift_day=day, performed_at=at, message_id=message_id)

@@ -13,11 +13,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import close_old_connections, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from core.logs import entity_log
 from platforms import get_adapter
-from platforms.base import InboundMessage, Ignored, OptOut, RawRequest, StatusUpdate, Watermark
+from platforms.base import Ignored, InboundMessage, OptOut, RawRequest, StatusUpdate, Watermark
 from salesreps.models import Channel
 from webhooks.models import WebhookEvent
 
@@ -83,7 +84,10 @@ def _route(platform: str, key: str) -> Channel | None:
 
 def _apply(platform: str, item) -> str:
     from inbox.services.messages import (
-        message_apply_status, message_apply_watermark, message_handle_opt_out, message_receive,
+        message_apply_status,
+        message_apply_watermark,
+        message_handle_opt_out,
+        message_receive,
     )
 
     if isinstance(item, Ignored):
@@ -145,19 +149,13 @@ def event_process(*, event_id: int) -> str:
     except Exception as exc:
         logger.exception("webhook processing failed")
         WebhookEvent.objects.filter(pk=event_id).update(
-            attempts=models_F("attempts") + 1, error=f"{type(exc).__name__}: {exc}"[:2000],
+            attempts=F("attempts") + 1, error=f"{type(exc).__name__}: {exc}"[:2000],
         )
         WebhookEvent.objects.filter(pk=event_id, attempts__gte=MAX_ATTEMPTS).update(state="failed")
         log.error("webhook processing failed", webhook_event=event_id, error=type(exc).__name__)
         return "error"
     finally:
         close_old_connections()
-
-
-def models_F(name):
-    from django.db.models import F
-
-    return F(name)
 
 
 def events_sweep(*, older_than_seconds: int = 30) -> int:

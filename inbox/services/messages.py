@@ -12,7 +12,10 @@ from inbox.payloads import message_payload
 from inbox.selectors import audience_user_ids
 from inbox.services.contacts import contact_opt_out, contact_resolve
 from inbox.services.conversations import (
-    AccessDenied, conversation_emit_updated, conversation_for_contact, conversation_get_for,
+    AccessDenied,
+    conversation_emit_updated,
+    conversation_for_contact,
+    conversation_get_for,
 )
 from platforms.base import InboundMessage, OptOut, StatusUpdate, Watermark
 from salesreps.models import Channel

@@ -49,4 +49,4 @@ class Command(BaseCommand):
                               "max_daily_capacity": 200, "warmup_start": 50, "warmup_step": 25},
                 )
                 SalesRepChannelActivity.objects.get_or_create(rep_channel=rc, activity=channel.activities.get(name="message"))
-        self.stdout.write("Demo logins (password: %s): admin (admin console), manager, rep1, rep2" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}): admin (admin console), manager, rep1, rep2")
