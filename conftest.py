@@ -51,15 +51,6 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30
     raise RuntimeError(f"{what} did not listen on {port}")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _flush_test_redis(django_db_setup):
-    import redis
-    from django.conf import settings
-
-    for db in (8, 9, 10):
-        redis.Redis.from_url(f"{settings.REDIS_URL}/{db}").flushdb()
-
-
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
     """daphne serving core.asgi on a free loopback port; yields its base URL."""
@@ -116,3 +107,25 @@ def celery_worker_proc(transactional_db):
     worker = Worker().start()
     yield worker
     worker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _server_settles(request):
+    """After a test that used the live server, wait until its processes stop writing, so the
+    transactional teardown's TRUNCATE doesn't deadlock with a socket's disconnect handling."""
+    yield
+    if "asgi_server" not in request.fixturenames and "celery_worker_proc" not in request.fixturenames:
+        return
+    from django.db import connection
+
+    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)

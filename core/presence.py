@@ -27,6 +27,10 @@ def _client():
     return _redis
 
 
+def _key(rep_id: int) -> str:
+    return f"{settings.NAMESPACE}:presence:{rep_id}"
+
+
 def register(consumer) -> None:
     global _checker
     _sockets.add(consumer)
@@ -39,15 +43,15 @@ def unregister(consumer) -> None:
 
 
 def socket_opened(*, rep_id: int) -> None:
-    if _client().incr(f"presence:{rep_id}") == 1:
+    if _client().incr(_key(rep_id)) == 1:
         from salesreps.services import rep_presence_changed
 
         rep_presence_changed(rep_id=rep_id, online=True)
 
 
 def socket_closed(*, rep_id: int) -> None:
-    if _client().decr(f"presence:{rep_id}") <= 0:
-        _client().delete(f"presence:{rep_id}")
+    if _client().decr(_key(rep_id)) <= 0:
+        _client().delete(_key(rep_id))
         from salesreps.services import rep_presence_changed
 
         rep_presence_changed(rep_id=rep_id, online=False)
@@ -56,7 +60,7 @@ def socket_closed(*, rep_id: int) -> None:
 def online_rep_ids(rep_ids: list[int]) -> set[int]:
     if not rep_ids:
         return set()
-    values = _client().mget([f"presence:{r}" for r in rep_ids])
+    values = _client().mget([_key(r) for r in rep_ids])
     return {r for r, v in zip(rep_ids, values, strict=True) if v and int(v) > 0}
 
 

@@ -1,6 +1,7 @@
 """Switchboard settings: everything from the environment, embedded services when unset."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -35,8 +36,11 @@ CSRF_TRUSTED_ORIGINS = env_list(
 
 DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql")) or embedded.ensure_postgres()
 REDIS_URL = (env_url("REDIS_URL", ("redis", "rediss")) or embedded.ensure_redis()).rstrip("/")
-# Tests use their own Redis databases (8–10) so a running `make run` is never disturbed.
+# Tests use their own Redis databases (8–10) so a running `make run` is never disturbed, and a
+# namespace per test run (queue, layer prefix, cache keys) so concurrent runs don't share work.
 _R = 8 if TESTING else 0
+NAMESPACE = env_str("SWITCHBOARD_NAMESPACE") or (f"t{os.getpid()}" if TESTING else "sb")
+os.environ.setdefault("SWITCHBOARD_NAMESPACE", NAMESPACE)
 
 INSTALLED_APPS = [
     "daphne",
@@ -92,6 +96,7 @@ TEMPLATES = [
 
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["TEST"] = {"NAME": f"test_switchboard_{NAMESPACE}"}
 # Django's pool (psycopg 3): CONN_MAX_AGE leaks connections under ASGI (PITFALLS.md).
 DATABASES["default"]["OPTIONS"] = {
     "pool": {"min_size": 1, "max_size": env_int("DB_POOL_MAX", 20, minimum=1), "timeout": 10}
@@ -126,14 +131,16 @@ CHANNEL_LAYERS = {
         "CONFIG": {
             # redis-py 8 caps async pools at 100 connections by default (PITFALLS.md).
             "hosts": [{"address": f"{REDIS_URL}/{_R}", "max_connections": 1000}],
+            "prefix": f"asgi-{NAMESPACE}",
             **({"capacity": 1000, "group_expiry": 7 * 86400} if CHANNEL_LAYER_KIND == "core" else {}),
         },
     }
 }
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"{REDIS_URL}/{_R + 2}"}}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": f"{REDIS_URL}/{_R + 2}", "KEY_PREFIX": NAMESPACE}}
 
 CELERY_BROKER_URL = f"{REDIS_URL}/{_R + 1}"
 CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = f"switchboard-{NAMESPACE}"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -24,7 +24,7 @@ from core.ws_auth import (
     ticket_redeem,
 )
 from inbox import socket_actions
-from inbox.socket_state import replay_after, socket_identity
+from inbox.socket_state import last_seq, replay_after, socket_identity
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -48,6 +48,8 @@ class InboxConsumer(AsyncWebsocketConsumer):
         self.groups_joined = identity.groups
         for group in identity.groups:
             await self.channel_layer.group_add(group, self.channel_name)
+        # Read the cursor only once subscribed: every later event then arrives live (or by gap fill).
+        identity.last_seq = await database_sync_to_async(last_seq)(user.id)
         self.delivered = identity.last_seq
         self.action_times: list[float] = []
         presence.register(self)

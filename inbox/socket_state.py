@@ -22,7 +22,10 @@ class SocketIdentity:
 
 
 def socket_identity(*, user, session, via_ticket: bool) -> SocketIdentity | None:
-    user = type(user).objects.filter(pk=user.pk, is_active=True).first()
+    """Who the socket belongs to and its groups; last_seq is read later, after joining groups."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
     if user is None:
         return None
     rep = rep_of(user)
@@ -31,9 +34,12 @@ def socket_identity(*, user, session, via_ticket: bool) -> SocketIdentity | None
         groups.append(team_group(rep.team_id))
     if user.is_superuser:
         groups.append(ADMIN_GROUP)
-    cursor = EventCursor.objects.filter(user=user).values_list("last_seq", flat=True).first() or 0
     session_key = None if via_ticket or session is None else session.session_key
-    return SocketIdentity(user.id, rep.id if rep else None, groups, cursor, user.password, session_key)
+    return SocketIdentity(user.id, rep.id if rep else None, groups, 0, user.password, session_key)
+
+
+def last_seq(user_id: int) -> int:
+    return EventCursor.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first() or 0
 
 
 def replay_after(*, user_id: int, after: int, until: int | None) -> list[dict] | None:
@@ -43,15 +49,11 @@ def replay_after(*, user_id: int, after: int, until: int | None) -> list[dict] |
         events = events.filter(seq__lt=until)
     rows = list(events.order_by("seq").values_list("seq", "name", "data")[:5000])
     expected_first = after + 1
-    if (not rows or rows[0][0] != expected_first) and after < _last_seq(user_id):
+    if (not rows or rows[0][0] != expected_first) and after < last_seq(user_id):
         oldest = UserEvent.objects.filter(user_id=user_id).aggregate(m=Min("seq"))["m"]
         if oldest is None or oldest > expected_first:
             return None
     return [{"event": name, "seq": seq, "data": data} for seq, name, data in rows]
-
-
-def _last_seq(user_id: int) -> int:
-    return EventCursor.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first() or 0
 
 
 def retention_hours() -> int:

@@ -108,8 +108,9 @@ def _apply(platform: str, item) -> str:
 
 
 def _request_of(event: WebhookEvent) -> RawRequest:
+    # received_at: Twilio sends no event time, so reprocessing keeps the original arrival time.
     return RawRequest(body=bytes(event.body), headers=event.headers, url=event.url,
-                      content_type=event.headers.get("content-type", ""))
+                      content_type=event.headers.get("content-type", ""), received_at=event.received_at)
 
 
 def _sms_route_fix(platform: str, request: RawRequest, items: list) -> list:

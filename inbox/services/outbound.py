@@ -39,8 +39,10 @@ log = entity_log("messages")
 logger = logging.getLogger("switchboard.messages")
 MAX_ATTEMPTS = 5
 UNAVAILABLE_RECHECK = timedelta(minutes=15)
-# Providers that deduplicate on our idempotency key: a resend after a crash is safe.
-IDEMPOTENT_PROVIDERS = frozenset({"sms", "service", "email"})
+# Providers that deduplicate on our idempotency key, so a resend after a crash is safe. Only our
+# own channel services promise it; Twilio's API ignores idempotency headers, Meta has none, and
+# SMTP relays don't deduplicate on Message-ID (README, "Delivery guarantees").
+IDEMPOTENT_PROVIDERS = frozenset({"service"})
 DEFAULT_BASE_URLS = {"whatsapp": "https://graph.facebook.com", "messenger": "https://graph.facebook.com",
                      "instagram": "https://graph.facebook.com", "sms": "https://api.twilio.com"}
 

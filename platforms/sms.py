@@ -1,0 +1,254 @@
+"""Twilio Programmable Messaging (SMS/MMS): form-encoded webhooks in, Messages.json out.
+
+One endpoint takes both inbound messages and status callbacks. channel_key is OUR number:
+`To` on inbound, `From` on a status callback; `channel_candidates()` adds the
+MessagingServiceSid first, because a number in a service pool may not be the one a
+channel was configured with. Twilio payloads carry no time: events use
+`request.received_at` (or now).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from .base import (
+    Ignored,
+    InboundMessage,
+    NormalizedEvent,
+    OptOut,
+    PayloadError,
+    RawRequest,
+    SendResult,
+    StatusUpdate,
+)
+from .common import (
+    dig,
+    e164,
+    form_fields,
+    matches_any,
+    post,
+    sha256_hex,
+    unsupported_template,
+    usable,
+    with_keyword_opt_out,
+)
+
+__all__ = ["channel_candidates", "dedup_key", "parse", "send", "verify"]
+
+STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
+INBOUND_STATUSES = ("received", "receiving")
+UNSUBSCRIBED = "21610"  # "Attempt to send to unsubscribed recipient": they texted STOP to Twilio
+
+# Status callbacks carry ErrorCode only; titles of the common ones, from Twilio's error dictionary.
+ERROR_TITLES = {
+    "21610": "Attempt to send to unsubscribed recipient",
+    "30003": "Unreachable destination handset",
+    "30004": "Message blocked",
+    "30005": "Unknown destination handset",
+    "30006": "Landline or unreachable carrier",
+    "30007": "Message filtered",
+    "30008": "Unknown error",
+}
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+# ---------------------------------------------------------------- webhook security
+
+
+def verify(*, request: RawRequest, secrets: list[str], now: float) -> bool:
+    """`x-twilio-signature` = base64(HMAC-SHA1(auth token, URL + sorted key+value pairs)).
+    Twilio may sign the URL with or without the default port, so both are accepted."""
+    given = request.headers.get("x-twilio-signature", "").strip()
+    if not given:
+        return False
+    try:
+        params = form_fields(request)
+    except PayloadError:
+        return False
+    payloads = [url + signed for url in _url_variants(request.url) for signed in _param_strings(params)]
+    candidates = [_sign(secret, payload) for secret in usable(secrets) for payload in payloads]
+    return matches_any(candidates, given)
+
+
+def _sign(secret: str, payload: str) -> str:
+    digest = hmac.new(secret.encode(), payload.encode("utf-8", "surrogatepass"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _url_variants(url: str) -> list[str]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return [url]
+    default = DEFAULT_PORTS.get(parts.scheme)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if default is None:
+        return [url]
+    if port is None:
+        return [url, urlunsplit(parts._replace(netloc=f"{host}:{default}"))]
+    if port == default:
+        return [url, urlunsplit(parts._replace(netloc=host))]
+    return [url]
+
+
+def _param_strings(params: list[tuple[str, str]]) -> list[str]:
+    """Names sorted; a repeated name contributes each value, values sorted. twilio-python also
+    drops duplicate identical pairs, other SDKs keep them: both are tried when they differ."""
+    keep = "".join(name + value for name, value in sorted(params))
+    dedup = "".join(name + value for name, value in sorted(set(params)))
+    return [keep] if keep == dedup else [keep, dedup]
+
+
+def dedup_key(*, request: RawRequest) -> str:
+    try:
+        fields = dict(form_fields(request))
+    except PayloadError:
+        fields = {}
+    sid = fields.get("MessageSid", "")
+    if not sid:
+        return sha256_hex(request.body)
+    return f"{sid}:{fields.get('MessageStatus') or fields.get('SmsStatus') or 'inbound'}"
+
+
+def channel_candidates(*, request: RawRequest) -> list[str]:
+    """Routing keys in priority order: MessagingServiceSid, then our number (E.164)."""
+    fields = dict(form_fields(request))
+    number = fields.get("From") if _is_status_callback(fields) else fields.get("To")
+    candidates = [fields.get("MessagingServiceSid", ""), _number(number or "")]
+    return [candidate for candidate in candidates if candidate]
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse(*, request: RawRequest) -> list[NormalizedEvent]:
+    fields = dict(form_fields(request))  # Twilio sends each field once
+    if not fields.get("MessageSid"):
+        raise PayloadError("MessageSid is missing")
+    received = request.received_at or datetime.now(UTC)
+    if _is_status_callback(fields):
+        return _status(fields, received)
+    return _inbound(fields, received)
+
+
+def _is_status_callback(fields: dict[str, str]) -> bool:
+    status = fields.get("MessageStatus") or fields.get("SmsStatus") or ""
+    if status in INBOUND_STATUSES:
+        return "Body" not in fields and "NumMedia" not in fields
+    return bool(status) or ("Body" not in fields and "NumMedia" not in fields)
+
+
+def _number(value: str) -> str:
+    """E.164 when it is a phone number; short codes and sender ids stay as they are."""
+    return (e164(value) or value) if value.startswith("+") else value
+
+
+def _required(fields: dict[str, str], name: str) -> str:
+    if not fields.get(name):
+        raise PayloadError(f"{name} is missing")
+    return fields[name]
+
+
+def _inbound(fields: dict[str, str], received: datetime) -> list[NormalizedEvent]:
+    sender = _number(_required(fields, "From"))
+    try:
+        num_media = int(fields.get("NumMedia") or 0)
+    except ValueError:
+        raise PayloadError("NumMedia must be a number") from None
+    media: dict = {}
+    if num_media > 0:  # MMS: the first medium is the message's media, like other platforms
+        mime = fields.get("MediaContentType0", "")
+        major = mime.split("/")[0]
+        media = {
+            "kind": "media",
+            "media_url": fields.get("MediaUrl0", ""),
+            "media_type": major if major in ("image", "audio", "video") else "file",
+            "mime_type": mime,
+        }
+    message = InboundMessage(
+        channel_key=_number(_required(fields, "To")),
+        external_id=fields["MessageSid"],
+        contact_id=sender,
+        timestamp=received,
+        text=fields.get("Body", ""),
+        contact_phone=e164(sender),
+        raw_type="mms" if num_media else "sms",
+        **media,
+    )
+    # Advanced Opt-Out also flags the service's custom keywords (and other languages).
+    return with_keyword_opt_out(message, forced=fields.get("OptOutType", "").upper() == "STOP")
+
+
+def _status(fields: dict[str, str], received: datetime) -> list[NormalizedEvent]:
+    status = fields.get("MessageStatus") or fields.get("SmsStatus") or ""
+    sid = fields["MessageSid"]
+    if status not in STATUSES:  # queued, accepted, sending, scheduled, canceled, …
+        return [Ignored(event_type=f"status:{status or 'missing'}", detail=sid)]
+    channel_key = _number(_required(fields, "From"))
+    contact_id = _number(fields.get("To", ""))
+    code = fields.get("ErrorCode", "")
+    events: list[NormalizedEvent] = [
+        StatusUpdate(
+            channel_key=channel_key,
+            external_id=sid,
+            status=STATUSES[status],
+            timestamp=received,
+            contact_id=contact_id,
+            error_code=code,
+            error_title=fields.get("ErrorMessage") or ERROR_TITLES.get(code, ""),
+        )
+    ]
+    if code == UNSUBSCRIBED and contact_id:
+        events.append(OptOut(channel_key=channel_key, contact_id=contact_id, reason="unsubscribe", timestamp=received))
+    return events
+
+
+# ---------------------------------------------------------------- sending
+
+
+def send(
+    *,
+    client: httpx.Client,
+    base_url: str,
+    config: dict,
+    secrets: dict,
+    to: str,
+    text: str = "",
+    template: dict | None = None,
+    idempotency_key: str,
+) -> SendResult:
+    """POST Messages.json from config["from_number"], else config["messaging_service_sid"].
+    A template is a Twilio Content template: `{"content_sid": "HX…", "variables": {...}}`."""
+    account_sid = config["account_sid"]
+    data = {"To": to}
+    if config.get("from_number"):
+        data["From"] = config["from_number"]
+    else:
+        data["MessagingServiceSid"] = config["messaging_service_sid"]
+    if template is not None:
+        if not template.get("content_sid"):
+            return unsupported_template("Twilio without a content_sid")
+        data["ContentSid"] = template["content_sid"]
+        data["ContentVariables"] = json.dumps(template.get("variables", {}))
+    else:
+        data["Body"] = text
+    if config.get("status_callback_url"):
+        data["StatusCallback"] = config["status_callback_url"]
+    return post(
+        client,
+        f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json",
+        external_id=lambda body: dig(body, "sid"),
+        error=lambda body: (dig(body, "code"), dig(body, "message")),
+        data=data,
+        auth=(account_sid, secrets.get("auth_token", "")),
+        headers={"I-Twilio-Idempotency-Token": idempotency_key},
+    )
