@@ -28,19 +28,10 @@ MAX_ATTEMPTS = 5
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-twilio-signature", "x-switchboard-signature",
                 "x-switchboard-channel", "x-switchboard-event-id", "user-agent")
 
-_CACHE_SECONDS = 5.0
-_channel_cache: dict[str, tuple[float, list[Channel]]] = {}
-
-
 def platform_channels(platform: str) -> list[Channel]:
-    """Active channels of a platform, cached a few seconds: the webhook hot path reads them per request."""
-    hit = _channel_cache.get(platform)
-    now = time.monotonic()
-    if hit and now - hit[0] < _CACHE_SECONDS:
-        return hit[1]
-    channels = list(Channel.objects.filter(kind=platform, is_active=True))
-    _channel_cache[platform] = (now, channels)
-    return channels
+    """Active channels of a platform. Read per request on purpose: a process-local cache served
+    deleted channels and stale secrets after an admin edit; the query costs well under a ms."""
+    return list(Channel.objects.filter(kind=platform, is_active=True).only("id", "name", "kind", "routing_key", "secrets"))
 
 
 def signing_secrets(platform: str, request: RawRequest) -> list[str]:
