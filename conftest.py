@@ -111,7 +111,7 @@ def celery_worker_proc(transactional_db):
 
 
 @pytest.fixture(autouse=True)
-def _server_settles(request):
+def _server_settles(request, django_db_blocker):
     """After a test that used the live server, wait until its processes stop writing, so the
     transactional teardown's TRUNCATE doesn't deadlock with a socket's disconnect handling."""
     yield
@@ -121,7 +121,7 @@ def _server_settles(request):
 
     time.sleep(0.3)
     deadline = time.monotonic() + 10
-    with connection.cursor() as cursor:
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
         while time.monotonic() < deadline:
             cursor.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "

@@ -1,0 +1,11 @@
+# Production image: one image, three roles (web, worker, beat) chosen by the compose command.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 SWITCHBOARD_VAR=/app/var
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+RUN useradd --create-home switchboard && mkdir -p var && chown -R switchboard var
+USER switchboard
+EXPOSE 8000
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "core.asgi:application"]
