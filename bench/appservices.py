@@ -1,0 +1,328 @@
+"""Benchmarks of app services still being written: sandbox dispatch, campaign expansion, the
+conversation list. Each imports the app's own code; when that import fails the row says
+"not yet available: <error>" and the run goes on."""
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import time
+from datetime import timedelta
+
+from bench.config import Ctx
+from bench.load import HttpPool, http_request, summary
+from bench.procs import CpuWatch
+from bench.seed import WORK_HOURS, insert_select
+
+DISPATCH = ["inbox.services.outbound.dispatch_due_messages"]
+FANOUT = 300  # seconds of a full run kept for the fan-out phase, which runs after these
+# The expansion service is being written; the first of these names that imports is measured.
+EXPAND = ["campaigns.services.campaign_expand", "campaigns.services.campaign_launch", "campaigns.services.campaign_plan",
+          "campaigns.services.planning.campaign_expand", "campaigns.services.planning.campaign_plan"]
+
+
+def locate(paths: list[str]):
+    errors = []
+    for path in paths:
+        module, _, attr = path.rpartition(".")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+        except AttributeError:
+            errors.append(f"ImportError: cannot import name {attr!r} from {module!r}")
+    also = f" (also looked for {', '.join(paths[1:])})" if len(paths) > 1 else ""
+    raise ImportError(errors[0] + also)
+
+
+def _closing(fn):
+    def run(*args, **kwargs):
+        from django.db import connection
+
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connection.close()
+    return run
+
+
+@_closing
+def sandbox_channel(ctx: Ctx, reps: int, capacity: int):
+    """A sandboxed service channel with one rep-channel (and its `message` activity) per rep."""
+    from salesreps.models import Channel, ChannelActivity, SalesRepChannel, SalesRepChannelActivity
+
+    channel = Channel.objects.filter(name="Bench sandbox").first()
+    if channel:
+        return channel
+    channel = Channel.objects.create(name="Bench sandbox", kind="service", routing_key="bench-sandbox",
+                                     internal_url="http://127.0.0.1:9", config={"name": "Bench sandbox"},
+                                     secrets={"secret": "bench-service-secret"})
+    activity = ChannelActivity.objects.create(channel=channel, name="message")
+    rcs = SalesRepChannel.objects.bulk_create([
+        SalesRepChannel(rep_id=rep_id, channel=channel, sandbox=True, start_time=WORK_HOURS[0], end_time=WORK_HOURS[1],
+                        timezone="UTC", max_daily_capacity=capacity) for rep_id in ctx.world.rep_ids[:reps]], batch_size=2000)
+    SalesRepChannelActivity.objects.bulk_create([SalesRepChannelActivity(rep_channel=rc, activity=activity) for rc in rcs],
+                                                batch_size=2000)
+    return channel
+
+
+@_closing
+def _seed_dispatch(ctx: Ctx) -> int:
+    from django.utils import timezone
+
+    from inbox.models import Contact, ContactIdentity, Conversation, Message
+
+    s = ctx.sizes
+    channel = sandbox_channel(ctx, s.dispatch_rep_channels, s.dispatch_capacity)
+    reps = ctx.world.rep_ids[:s.dispatch_rep_channels]
+    contacts = Contact.objects.bulk_create([Contact(name=f"Dispatch {i}") for i in range(len(reps))], batch_size=2000)
+    ContactIdentity.objects.bulk_create([ContactIdentity(contact=c, channel=channel, external_id=f"svc-d-{c.id}")
+                                         for c in contacts], batch_size=2000)
+    conversations = Conversation.objects.bulk_create([Conversation(contact=c, channel=channel, rep_id=r)
+                                                      for c, r in zip(contacts, reps, strict=True)], batch_size=2000)
+    due = timezone.now() - timedelta(seconds=1)
+    Message.objects.bulk_create([
+        Message(conversation=conv, channel=channel, direction="out", status="queued", body=f"bench dispatch {k}",
+                due_at=due, idempotency_key=f"bench-{conv.id}-{k}")
+        for conv in conversations for k in range(s.dispatch_per_channel)], batch_size=5000)
+    return channel.id
+
+
+@_closing
+def _waiting(channel_id: int) -> int:
+    from django.utils import timezone
+
+    from inbox.models import Message
+
+    return Message.objects.filter(channel_id=channel_id, direction="out", status__in=["queued", "sending"],
+                                  due_at__lte=timezone.now()).count()
+
+
+@_closing
+def _dispatch_result(channel_id: int, capacity: int) -> dict:
+    """Outcome by status; capacity violations (conversation = rep-channel here) over the cap; attempt times."""
+    from django.db.models import Count, Max, Min, Q
+
+    from inbox.models import DeliveryAttempt, Message
+
+    mine = Message.objects.filter(channel_id=channel_id, direction="out")
+    counts = dict(mine.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    per_conv = mine.filter(status__in=["sent", "delivered", "read"]).values("conversation_id").annotate(n=Count("id"))
+    attempts = DeliveryAttempt.objects.filter(message__channel_id=channel_id).aggregate(
+        n=Count("id"), sandbox=Count("id", filter=Q(sandbox=True)), first=Min("started_at"), last=Max("started_at"))
+    return {"counts": counts, "violations": sum(1 for row in per_conv if row["n"] > capacity), **attempts}
+
+
+async def dispatch(ctx: Ctx) -> None:
+    """Queued sandbox messages due now, workers woken with dispatch_due until none is left due; the rate
+    is sends over the span of their DeliveryAttempts (the workers' own clock, not the harness's polling)."""
+    s = ctx.sizes
+    params = {"rep_channels": s.dispatch_rep_channels, "messages": s.dispatch_rep_channels * s.dispatch_per_channel,
+              "daily_capacity": s.dispatch_capacity, "workers": 2, "concurrency": 1, "pacing": "SEND_MIN_GAP_MS=0"}
+    name = "sandbox outbound dispatch"
+    try:
+        locate(DISPATCH)
+        from inbox.tasks import dispatch_due
+    except ImportError as exc:
+        ctx.skip("app.dispatch", name, params, "unavailable", f"not yet available: {exc}")
+        return
+    if ctx.spare(FANOUT + 120) < 0:
+        ctx.skip("app.dispatch", name, params, "skipped", "time budget of the run is used up")
+        return
+    import redis
+
+    channel_id = await asyncio.to_thread(_seed_dispatch, ctx)
+    broker = redis.Redis.from_url(f"{ctx.redis_url}/1")
+    workers = {n: p for n, p in ctx.procs.items() if n.startswith("celery")}
+    cpu = CpuWatch(workers).start()
+    t0, waiting = time.monotonic(), -1
+    while time.monotonic() - t0 < min(s.dispatch_cap_s, max(10, ctx.spare(FANOUT + 30))):
+        if broker.llen("celery") < 4:
+            dispatch_due.delay()
+        waiting = await asyncio.to_thread(_waiting, channel_id)
+        if waiting == 0:
+            break
+        await asyncio.sleep(0.2 if ctx.smoke else 1.0)
+    wall = time.monotonic() - t0
+    cpu_figures = cpu.stop()
+    result = await asyncio.to_thread(_dispatch_result, channel_id, s.dispatch_capacity)
+    counts = result["counts"]
+    sent = sum(counts.get(k, 0) for k in ("sent", "delivered", "read"))
+    span = (result["last"] - result["first"]).total_seconds() if result["n"] > 1 else 0
+    rate = (result["n"] - 1) / span if span else 0.0
+    noop = next((r["figures"].get("tasks_per_s") for r in ctx.rows if r["kind"] == "baseline.celery_noop"), None)
+    figures = {"sends_per_s": round(rate, 1), "sent": sent, "deferred": counts.get("deferred", 0),
+               "failed": counts.get("failed", 0), "still_due": waiting, "capacity_violations": result["violations"],
+               "attempts": result["n"], "sandbox_attempts": result["sandbox"], "seconds": round(wall, 2),
+               "vs_celery_noop": round(rate / noop, 3) if noop else None, **cpu_figures}
+    ctx.add("app.dispatch", name, params, figures, note="" if waiting == 0 else
+            f"{waiting} messages were still due when the {wall:.0f} s cap ran out; the rate is over what was sent")
+
+
+@_closing
+def _seed_contacts(n: int, tag: str, channel_id: int) -> tuple[int, int]:
+    """n contacts over five zones, a third with allowed hours, tagged; an identity each on the channel."""
+    from django.db import connection
+
+    from inbox.models import Contact, ContactIdentity
+
+    insert_select(Contact, n, {
+        "name": "'Bench ' || g", "phone": "'+4917' || lpad(g::text, 9, '0')", "tags": ("ARRAY[%s]::varchar(50)[]", [tag]),
+        "timezone": "(ARRAY['UTC','Europe/Berlin','America/New_York','Asia/Tokyo','Australia/Sydney'])[1 + mod(g, 5)]",
+        "allowed_start": "CASE WHEN mod(g, 3) = 0 THEN time '09:00' END", "allowed_end": "CASE WHEN mod(g, 3) = 0 THEN time '18:00' END",
+        "lead_score": "mod(g, 100)",
+    })
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM inbox_contact WHERE tags @> ARRAY[%s]::varchar(50)[]", [tag])
+        first, last = cursor.fetchone()
+    if last - first + 1 != n:
+        raise RuntimeError("seeded contact ids are not contiguous")
+    insert_select(ContactIdentity, n, {"contact_id": f"{first} + g", "channel_id": str(channel_id),
+                                       "external_id": ("'svc-' || %s || '-' || g", [tag])})
+    return first, last
+
+
+@_closing
+def _expand(ctx: Ctx, fn) -> dict:
+    from django.db.models import Count
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, CampaignRecipient
+
+    s = ctx.sizes
+    channel = sandbox_channel(ctx, s.dispatch_rep_channels, s.dispatch_capacity)
+    t_seed = time.monotonic()
+    _seed_contacts(s.campaign_contacts, "bench-campaign", channel.id)
+    seed_s = time.monotonic() - t_seed
+    start = timezone.now().replace(microsecond=0)
+    campaign = Campaign.objects.create(name="Bench campaign", channel=channel, text="Hello {name}",
+                                       audience={"tags_any": ["bench-campaign"]}, start_at=start,
+                                       end_at=start + timedelta(days=2), status="draft")
+    accepted = inspect.signature(fn).parameters
+    kwargs = {"campaign": campaign} if "campaign" in accepted else {"campaign_id": campaign.id}
+    t0 = time.monotonic()
+    fn(**kwargs)
+    seconds = time.monotonic() - t0
+    states = dict(CampaignRecipient.objects.filter(campaign=campaign).values_list("state").annotate(n=Count("id")))
+    return {"seconds": round(seconds, 3), "recipients": sum(states.values()), "scheduled": states.get("scheduled", 0),
+            "skipped": states.get("skipped", 0), "contacts_per_s": round(s.campaign_contacts / seconds, 1),
+            "seed_s": round(seed_s, 2)}
+
+
+async def campaign(ctx: Ctx) -> None:
+    params = {"contacts": ctx.sizes.campaign_contacts, "zones": 5, "with_allowed_hours": "1 in 3"}
+    name = f"campaign expansion of {ctx.sizes.campaign_contacts} contacts"
+    try:
+        fn = locate(EXPAND)
+    except ImportError as exc:
+        ctx.skip("app.campaign", name, params, "unavailable", f"not yet available: {exc}")
+        return
+    if ctx.spare(FANOUT + 90) < 0:
+        ctx.skip("app.campaign", name, params, "skipped", "time budget of the run is used up")
+        return
+    ctx.add("app.campaign", name, params, await asyncio.to_thread(_expand, ctx, fn))
+
+
+@_closing
+def _seed_conversations(ctx: Ctx) -> dict:
+    """N conversations with M messages each; one rep owns `convlist_rep_share` of them, another 10."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from rest_framework.authtoken.models import Token
+
+    from inbox.models import Conversation, Message
+    from salesreps.models import SalesRep
+
+    s, world = ctx.sizes, ctx.world
+    n, per = s.convlist_conversations, s.convlist_messages_per
+    users = get_user_model().objects.bulk_create([get_user_model()(username=f"bench-list-{i}", password="!") for i in (0, 1)])
+    big, small = (SalesRep.objects.create(user=u, full_name=f"List rep {i}") for i, u in enumerate(users))
+    first, _ = _seed_contacts(n, "bench-list", world.channel_id)
+    others = world.rep_ids[:100] or [small.id]
+    insert_select(Conversation, n, {
+        "contact_id": f"{first} + g", "channel_id": str(world.channel_id), "status": "'open'",
+        "rep_id": (f"CASE WHEN g < {s.convlist_rep_share} THEN {big.id} WHEN g < {s.convlist_rep_share + 10} THEN {small.id}"
+                   f" ELSE (ARRAY{others})[1 + mod(g, {len(others)})] END"),
+        "last_message_at": "now() - g * interval '1 minute'", "last_message_preview": "'message ' || g",
+        "unread_count": "mod(g, 3)",
+    })
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT min(id), max(id) FROM inbox_conversation WHERE contact_id >= %s", [first])
+        c0, c1 = cursor.fetchone()
+    if c1 - c0 + 1 != n:
+        raise RuntimeError("seeded conversation ids are not contiguous")
+    insert_select(Message, n * per, {
+        "conversation_id": f"{c0} + g / {per}", "channel_id": str(world.channel_id),
+        "direction": "CASE WHEN mod(g, 2) = 0 THEN 'in' ELSE 'out' END",
+        "status": "CASE WHEN mod(g, 2) = 0 THEN 'received' ELSE 'sent' END", "body": "'message ' || g",
+        "created_at": "now() - g * interval '1 second'",
+    })
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_conversation; ANALYZE inbox_message; ANALYZE inbox_contact")
+    return {"big": users[0], "small": users[1], "token": Token.objects.create(user=users[0]).key}
+
+
+@_closing
+def _query_counts(url: str, users: list) -> list[int]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for user in users:
+        client = Client()
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code} in-process")
+        counts.append(len(queries))
+    return counts
+
+
+async def conversation_list(ctx: Ctx) -> None:
+    s = ctx.sizes
+    params = {"conversations": s.convlist_conversations, "messages": s.convlist_conversations * s.convlist_messages_per,
+              "rep_conversations": s.convlist_rep_share, "requests": s.convlist_requests}
+    name = "a rep's conversation list"
+    try:
+        from django.urls import NoReverseMatch, reverse
+
+        importlib.import_module("inbox.api")
+        try:
+            url = reverse("conversation-list")
+        except NoReverseMatch as exc:
+            raise ImportError(f"NoReverseMatch: {exc}") from None
+    except ImportError as exc:
+        ctx.skip("app.convlist", name, params, "unavailable", f"not yet available: {exc}")
+        return
+    if ctx.spare(FANOUT + 150) < 0:
+        ctx.skip("app.convlist", name, params, "skipped", "time budget of the run is used up")
+        return
+    from bench.scenarios import start_app
+
+    t_seed = time.monotonic()
+    seeded, (_, port) = await asyncio.gather(asyncio.to_thread(_seed_conversations, ctx), start_app(ctx))
+    seed_s = time.monotonic() - t_seed
+    counts = await asyncio.to_thread(_query_counts, url, [seeded["big"], seeded["small"]])
+    try:
+        latencies, failed = await _requests(port, url, seeded["token"], s.convlist_requests)
+    finally:
+        ctx.procs.pop("app").stop()
+    ctx.add("app.convlist", name, params, {**summary(latencies), "failed": failed, "queries_big_rep": counts[0],
+                                           "queries_small_rep": counts[1], "seed_s": round(seed_s, 1)},
+            status="ok" if not failed else "error", note="" if not failed else f"{failed} requests did not answer 200")
+
+
+async def _requests(port: int, url: str, token: str, n: int) -> tuple[list[float], int]:
+    pool = HttpPool(port)
+    raw = http_request("GET", url, port, headers={"Authorization": f"Token {token}"})
+    latencies, failed = [], 0
+    for _ in range(n):
+        status, t0, t1 = await pool.request(raw)
+        if status == 200:
+            latencies.append(t1 - t0)
+        else:
+            failed += 1
+    pool.close()
+    return latencies, failed

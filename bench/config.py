@@ -1,0 +1,92 @@
+"""Sizes of a full run and of `--smoke`, and the context every phase gets."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FULL_BUDGET_S = 28 * 60
+
+
+@dataclass(frozen=True)
+class Sizes:
+    hello_s: float = 5
+    hello_conc: int = 64
+    rtt_n: int = 3000
+    pg_rows: int = 20000
+    celery_tasks: int = 5000
+    tutorial_sockets: int = 1000
+    tutorial_rates: tuple = (50, 100, 200, 400)
+    webhook_sockets: tuple = (1000, 5000)
+    webhook_rates: tuple = (100, 250, 500, 1000)
+    step_s: float = 8  # sending time per rate step
+    overload_step_s: float = 3  # sending time once a lower rate of the ladder missed p99 < 100 ms
+    backlog_cap_s: float = 75  # after sending, wait at most this for every frame / the server's backlog
+    idle_sockets: tuple = (1000, 5000, 10000)
+    idle_window_s: float = 30
+    quiet_s: float = 2.0  # no frame for this long = the server settled (after connects)
+    warmup_s: float = 1.0
+    fanout_sockets: int = 1000
+    fanout_events: int = 10
+    dispatch_rep_channels: int = 1000
+    dispatch_per_channel: int = 10
+    dispatch_capacity: int = 8
+    dispatch_cap_s: float = 90
+    campaign_contacts: int = 100_000
+    convlist_conversations: int = 100_000
+    convlist_messages_per: int = 10
+    convlist_rep_share: int = 10_000  # conversations of the rep whose list is measured
+    convlist_requests: int = 200
+    budget_s: float = FULL_BUDGET_S
+
+    @property
+    def reps(self) -> int:
+        return max(*self.webhook_sockets, *self.idle_sockets, self.tutorial_sockets, self.dispatch_rep_channels)
+
+    def events(self, rate: float, seconds: float | None = None) -> int:
+        return max(10, int(rate * (self.step_s if seconds is None else seconds)))
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    hello_s=1, hello_conc=16, rtt_n=200, pg_rows=200, celery_tasks=200,
+    tutorial_sockets=20, tutorial_rates=(50,), webhook_sockets=(20,), webhook_rates=(50,), step_s=0.4,
+    overload_step_s=0.4, backlog_cap_s=10, idle_sockets=(20,), idle_window_s=1, quiet_s=0.5, warmup_s=0.3, fanout_sockets=20, fanout_events=3,
+    dispatch_rep_channels=5, dispatch_per_channel=4, dispatch_capacity=3, dispatch_cap_s=30, campaign_contacts=200,
+    convlist_conversations=200, convlist_messages_per=10, convlist_rep_share=50, convlist_requests=20, budget_s=170,
+)
+
+
+@dataclass
+class Ctx:
+    sizes: Sizes
+    smoke: bool
+    out: Path
+    log_dir: Path
+    database_url: str = ""
+    redis_url: str = ""
+    env: dict = field(default_factory=dict)  # for app servers and workers
+    procs: dict = field(default_factory=dict)  # long-lived processes by name
+    world: object = None
+    rows: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+
+    def left(self) -> float:
+        return self.sizes.budget_s - (time.monotonic() - self.started)
+
+    def spare(self, reserve: float) -> float:
+        """Seconds left once `reserve` (sized for a full run, scaled to this run's budget) is kept back."""
+        return self.left() - reserve * self.sizes.budget_s / FULL_BUDGET_S
+
+    def add(self, kind: str, name: str, params: dict, figures: dict, status: str = "ok", note: str = "") -> dict:
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in figures.items()}
+        row = {"kind": kind, "name": name, "params": params, "figures": clean, "status": status, "note": note}
+        self.rows.append(row)
+        shown = ", ".join(f"{k}={v}" for k, v in clean.items() if not isinstance(v, dict | list))
+        print(f"  [{status}] {name}: {shown}{' — ' + note if note else ''}", flush=True)
+        return row
+
+    def skip(self, kind: str, name: str, params: dict, status: str, note: str) -> dict:
+        return self.add(kind, name, params, {}, status=status, note=note)

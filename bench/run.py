@@ -1,0 +1,178 @@
+"""`make bench`: baselines and Switchboard's scenarios on this machine → bench/RESULTS.md, bench/results.json.
+
+    python -m bench.run             full sizes (< 30 min), writes bench/RESULTS.md and bench/results.json
+    python -m bench.run --smoke     tiny sizes (< 60 s), writes bench/out/smoke/ unless --out is given
+    python -m bench.run --only baselines,app   run some phases only
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import traceback
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.config import FULL, SMOKE, Ctx
+from bench.procs import ROOT, server_env, start_celery, start_redis, wait_celery
+from bench.sockets import raise_open_files
+
+PHASES = ("baselines", "tutorial", "app", "services", "fanout")  # fan-out last: its cost is the least predictable
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="tiny sizes: finishes in under a minute")
+    p.add_argument("--out", help="directory for results.json and RESULTS.md (default: bench/, or bench/out/smoke with --smoke)")
+    p.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases among {', '.join(PHASES)}")
+    args = p.parse_args(argv)
+    unknown = set(args.only.split(",")) - set(PHASES)
+    if unknown:
+        p.error(f"unknown phase(s) {', '.join(sorted(unknown))}")
+    return args
+
+
+def setup(ctx: Ctx) -> None:
+    """Bench database on the embedded PostgreSQL, a private Redis, Django on them, schema, people."""
+    from core import embedded
+
+    base = os.environ.get("DATABASE_URL") or embedded.ensure_postgres()
+    from bench.seed import database_url
+
+    ctx.database_url = database_url(base, "switchboard_bench_smoke" if ctx.smoke else "switchboard_bench")
+    redis_proc, ctx.redis_url = start_redis(ctx.log_dir / "redis-data", ctx.log_dir)
+    ctx.procs["redis"] = redis_proc
+    os.environ.pop("SWITCHBOARD_TESTING", None)
+    os.environ.update(DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url, DJANGO_SETTINGS_MODULE="core.settings",
+                      LOG_DIR=str(ctx.log_dir / "harness"))
+    ctx.env = server_env(database_url=ctx.database_url, redis_url=ctx.redis_url, log_dir=ctx.log_dir)
+    import django
+
+    django.setup()
+    from bench.seed import prepare_schema, seed_people
+
+    ctx.meta.update(prepare_schema(ctx.database_url))
+    worker_env = {**ctx.env, "SEND_MIN_GAP_MS": "0", "SEND_JITTER_MS": "0"}
+    for name in ("celery1", "celery2"):  # started now, ready by the time the baselines reach them
+        ctx.procs[name] = start_celery(name, worker_env, ctx.log_dir)
+    t0 = time.monotonic()
+    ctx.world = seed_people(reps=ctx.sizes.reps, managers=ctx.sizes.fanout_sockets)
+    from django.db import connection
+
+    connection.close()
+    ctx.meta["seed_people_s"] = round(time.monotonic() - t0, 2)
+    if not ctx.smoke:  # no worker boot in the middle of the first baselines
+        wait_celery([p for n, p in ctx.procs.items() if n.startswith("celery")])
+
+
+async def phase(ctx: Ctx, name: str, fn, *args) -> None:
+    print(f"== {name} ({ctx.left():.0f} s of budget left)", flush=True)
+    t0 = time.monotonic()
+    try:
+        await fn(*args)
+    except Exception as exc:
+        traceback.print_exc()
+        ctx.add(f"error.{name}", f"{name} failed", {}, {}, status="error", note=f"{type(exc).__name__}: {exc}")
+    ctx.meta.setdefault("phase_seconds", {})[name] = round(time.monotonic() - t0, 1)
+
+
+async def baselines(ctx: Ctx) -> None:
+    from bench import baselines as b
+
+    for server in ("daphne", "uvicorn"):
+        await phase(ctx, f"hello-{server}", b.hello, ctx, server)
+    await phase(ctx, "redis", b.redis_roundtrip, ctx)
+    for kind in ("core", "pubsub"):
+        await phase(ctx, f"layer-{kind}", b.layer_roundtrip, ctx, kind)
+    for conns in (1, 4):
+        await phase(ctx, f"pg-insert-{conns}", _sync, b.pg_inserts, ctx, conns)
+    await asyncio.to_thread(wait_celery, [p for n, p in ctx.procs.items() if n.startswith("celery")])
+    await phase(ctx, "celery-noop", b.celery_noop, ctx)
+
+
+async def _sync(fn, *args):
+    return fn(*args)
+
+
+async def services(ctx: Ctx) -> None:
+    from bench import appservices as a
+
+    workers = [p for n, p in ctx.procs.items() if n.startswith("celery")]
+    await asyncio.to_thread(wait_celery, workers)
+    await phase(ctx, "dispatch", a.dispatch, ctx)
+    for worker in workers:  # nothing may dispatch (campaign messages) while the next ones are measured
+        worker.terminate()
+    await phase(ctx, "campaign", a.campaign, ctx)
+    await phase(ctx, "convlist", a.conversation_list, ctx)
+
+
+async def run_phases(ctx: Ctx, only: set[str]) -> None:
+    from bench import scenarios as s
+
+    steps = {"baselines": (baselines, ctx), "tutorial": (s.tutorial_phase, ctx), "app": (s.app_phase, ctx),
+             "fanout": (s.fanout_phase, ctx), "services": (services, ctx)}
+    for name in PHASES:
+        if name in only:
+            await phase(ctx, name, *steps[name])
+
+
+def server_versions(ctx: Ctx) -> dict:
+    import psycopg
+    import redis
+
+    from bench.seed import _admin_conninfo
+
+    out = {}
+    try:
+        with psycopg.connect(**_admin_conninfo(ctx.database_url)) as conn:
+            out["PostgreSQL"] = conn.execute("SHOW server_version").fetchone()[0]
+        out["Redis server"] = redis.Redis.from_url(ctx.redis_url).info("server")["redis_version"]
+    except (psycopg.Error, redis.RedisError) as exc:
+        print(f"bench: server versions unknown: {exc}", flush=True)
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse(argv)
+    warnings.filterwarnings("ignore", message="No directory at")  # static files are not collected for the bench
+    smoke = args.smoke
+    out = Path(args.out) if args.out else ROOT / "bench" / ("out/smoke" if smoke else "")
+    log_dir = (out / "logs") if args.out else ROOT / "bench" / "out" / ("logs-smoke" if smoke else "logs")
+    ctx = Ctx(sizes=SMOKE if smoke else FULL, smoke=smoke, out=out, log_dir=log_dir)
+    ctx.meta["open_files_limit"] = raise_open_files()
+    started = datetime.now(UTC)
+    print(f"bench: {'smoke' if smoke else 'full'} run, results to {out}, logs in {log_dir}", flush=True)
+    extra = {}
+    try:
+        setup(ctx)
+        asyncio.run(run_phases(ctx, set(args.only.split(","))))
+    except Exception as exc:
+        traceback.print_exc()
+        ctx.add("error.setup", "run failed", {}, {}, status="error", note=f"{type(exc).__name__}: {exc}")
+    finally:
+        if ctx.redis_url:
+            extra = server_versions(ctx)
+        for proc in reversed(list(ctx.procs.values())):
+            proc.stop()
+    from bench import report
+
+    data = {
+        "date": started.isoformat(timespec="seconds"), "smoke": smoke,
+        "duration_s": round(time.monotonic() - ctx.started, 1), "machine": report.machine(),
+        "versions": report.versions(extra),
+        "setup": {"database": ctx.database_url.rsplit("/", 1)[-1], "redis": "private redis-server for this run",
+                  "sizes": ctx.sizes.__dict__, **ctx.meta},
+        "rows": ctx.rows, "targets": report.targets(ctx.rows, smoke),
+    }
+    report.write(out, data)
+    errors = [r for r in ctx.rows if r["status"] == "error"]
+    print(f"bench: wrote {out / 'RESULTS.md'} and {out / 'results.json'} in {data['duration_s']:.0f} s"
+          f"{f'; {len(errors)} error row(s)' if errors else ''}", flush=True)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
