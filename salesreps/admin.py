@@ -1,0 +1,298 @@
+"""Django admin for channels, reps and their ledger. Secrets are write-only here: the forms take
+new values in password inputs that never render a value (blank keeps what is stored), and no
+list or detail page shows a stored secret, only which ones are set."""
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+
+from salesreps import services
+from salesreps.models import (
+    ActivityRecord,
+    Channel,
+    ChannelActivity,
+    DailyAllowance,
+    SalesRep,
+    SalesRepChannel,
+    SalesRepChannelActivity,
+    ShiftError,
+    Team,
+    WorkingShift,
+)
+
+
+def _secret_input() -> forms.PasswordInput:
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class _KeepUsedRowsFormSet(forms.BaseInlineFormSet):
+    """An inline's Delete box deletes without a confirmation page, and these rows cascade into the
+    capacity ledger: refuse to delete one that has ledger rows behind it."""
+
+    ledger: str = ""  # the lookup from the inline's model to ActivityRecord
+
+    def clean(self):
+        super().clean()
+        for form in self.deleted_forms:
+            if form.instance.pk and ActivityRecord.objects.filter(**{self.ledger: form.instance}).exists():
+                raise forms.ValidationError(
+                    f"{form.instance} has recorded activity and cannot be deleted here; switch it off instead "
+                    "(capacity 0 or not available)."
+                )
+
+
+class _ChannelActivityFormSet(_KeepUsedRowsFormSet):
+    ledger = "rep_channel_activity__activity"
+
+
+class _RepChannelFormSet(_KeepUsedRowsFormSet):
+    ledger = "rep_channel_activity__rep_channel"
+
+
+class _RepChannelActivityFormSet(_KeepUsedRowsFormSet):
+    ledger = "rep_channel_activity"
+
+
+# --- Channels -------------------------------------------------------------------------------
+
+class _ChannelAdminFormBase(forms.ModelForm):
+    clear_secrets = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Remove secrets",
+        help_text="Tick a stored secret to delete it.",
+    )
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "is_active", "description", "routing_key", "internal_url", "external_url", "config",
+                  "rate_limit_per_hour", "rate_limit_per_day", "cost_per_message"]  # never `secrets`
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.secrets or {}
+        self.fields["clear_secrets"].choices = [(k, k) for k in sorted(stored)]
+        for key in services.SECRET_KEYS:
+            self.fields[f"secret_{key}"].help_text = (
+                "Stored. Leave blank to keep it; type a new value to replace it." if key in stored else "Not set."
+            )
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if services.channel_name_taken(name, self.instance.pk):
+            raise forms.ValidationError("A channel with this name already exists (names are unique ignoring case).")
+        return name
+
+    def save(self, commit=True):
+        channel = super().save(commit=False)
+        updates = {k: self.cleaned_data[f"secret_{k}"] for k in services.SECRET_KEYS if self.cleaned_data.get(f"secret_{k}")}
+        channel.secrets = services.secrets_merged(
+            stored=channel.secrets, updates=updates, clear=self.cleaned_data.get("clear_secrets") or (),
+        )
+        if commit:
+            channel.save()
+            self._save_m2m()
+        return channel
+
+
+# One write-only input per secret the platform adapters read.
+ChannelAdminForm = type(_ChannelAdminFormBase)(
+    "ChannelAdminForm", (_ChannelAdminFormBase,),
+    {
+        "__module__": __name__,
+        **{f"secret_{key}": forms.CharField(required=False, strip=False, label=key, widget=_secret_input())
+           for key in services.SECRET_KEYS},
+    },
+)
+
+
+class ChannelActivityInline(admin.TabularInline):
+    model = ChannelActivity
+    formset = _ChannelActivityFormSet
+    extra = 1
+
+
+@admin.register(Channel)
+class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
+    list_display = ["name", "kind", "is_active", "routing_key", "rate_limit_per_hour", "rate_limit_per_day",
+                    "cost_per_message", "secrets_set"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name", "routing_key", "description"]
+    inlines = [ChannelActivityInline]
+    fieldsets = [
+        (None, {"fields": ["name", "kind", "is_active", "description", "routing_key"]}),
+        ("Channel service", {"fields": ["internal_url", "external_url", "config"]}),
+        ("Limits", {"fields": ["rate_limit_per_hour", "rate_limit_per_day", "cost_per_message"]}),
+        ("Secrets (write-only)", {"fields": [f"secret_{key}" for key in services.SECRET_KEYS] + ["clear_secrets"]}),
+    ]
+
+    @admin.display(description="secrets set")
+    def secrets_set(self, channel: Channel) -> str:
+        return ", ".join(sorted(channel.secrets or {})) or "—"
+
+
+@admin.register(ChannelActivity)
+class ChannelActivityAdmin(admin.ModelAdmin):
+    list_display = ["name", "channel"]
+    list_filter = ["name", "channel__kind"]
+    search_fields = ["name", "channel__name"]
+    list_select_related = ["channel"]
+
+
+# --- Reps and their channels ------------------------------------------------------------------
+
+class RepChannelAdminForm(forms.ModelForm):
+    """The rep-channel's password is write-only: blank keeps the stored one."""
+
+    new_password = forms.CharField(required=False, strip=False, label="Password", widget=_secret_input())
+    clear_password = forms.BooleanField(required=False, label="Remove the stored password")
+
+    class Meta:
+        model = SalesRepChannel
+        fields = ["rep", "channel", "username", "is_available", "sandbox", "start_time", "end_time", "timezone",
+                  "max_daily_capacity", "warmup_start", "warmup_step"]  # never `password`
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["new_password"].help_text = (
+            "Stored. Leave blank to keep it." if self.instance.password else "Not set."
+        )
+
+    def save(self, commit=True):
+        rep_channel = super().save(commit=False)
+        if self.cleaned_data.get("clear_password"):
+            rep_channel.password = ""
+        elif self.cleaned_data.get("new_password"):
+            rep_channel.password = self.cleaned_data["new_password"]
+        if commit:
+            rep_channel.save()
+            self._save_m2m()
+        return rep_channel
+
+
+class RepChannelInline(admin.StackedInline):
+    model = SalesRepChannel
+    form = RepChannelAdminForm
+    formset = _RepChannelFormSet
+    extra = 0
+    show_change_link = True
+    autocomplete_fields = ["channel"]
+
+
+class WorkingShiftInline(admin.TabularInline):
+    model = WorkingShift
+    extra = 0
+    ordering = ["-date", "number"]
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+
+
+@admin.register(SalesRep)
+class SalesRepAdmin(admin.ModelAdmin):
+    list_display = ["full_name", "user", "team", "role", "is_available", "phone", "country", "city"]
+    list_filter = ["role", "is_available", "team", "country"]
+    search_fields = ["full_name", "user__username", "user__email", "phone", "city"]
+    list_select_related = ["user", "team"]
+    raw_id_fields = ["user"]
+    inlines = [RepChannelInline, WorkingShiftInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "is_available" in form.changed_data:
+            # Through the service, so the rep's managers see the change live.
+            services.rep_set_availability(rep=obj, available=obj.is_available)
+
+
+class RepChannelActivityInline(admin.TabularInline):
+    model = SalesRepChannelActivity
+    formset = _RepChannelActivityFormSet
+    extra = 0
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Offer only the activities of this rep-channel's channel.
+        object_id = request.resolver_match.kwargs.get("object_id") if request.resolver_match else None
+        if db_field.name == "activity" and object_id:
+            rep_channel = SalesRepChannel.objects.filter(pk=object_id).first()
+            if rep_channel is not None:
+                kwargs["queryset"] = ChannelActivity.objects.filter(channel_id=rep_channel.channel_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(SalesRepChannel)
+class SalesRepChannelAdmin(admin.ModelAdmin):
+    form = RepChannelAdminForm
+    list_display = ["rep", "channel", "username", "password_set", "is_available", "sandbox", "start_time", "end_time",
+                    "timezone", "max_daily_capacity", "warmup_start", "warmup_step"]
+    list_filter = ["is_available", "sandbox", "channel__kind", "channel", "rep__team", "timezone"]
+    search_fields = ["rep__full_name", "rep__user__username", "channel__name", "username"]
+    list_select_related = ["rep", "channel"]
+    autocomplete_fields = ["rep", "channel"]
+    readonly_fields = ["last_sent_at"]
+    inlines = [RepChannelActivityInline]
+
+    @admin.display(boolean=True, description="password set")
+    def password_set(self, rep_channel: SalesRepChannel) -> bool:
+        return bool(rep_channel.password)
+
+
+@admin.register(SalesRepChannelActivity)
+class SalesRepChannelActivityAdmin(admin.ModelAdmin):
+    list_display = ["rep_channel", "activity", "start_time", "end_time", "max_capacity"]
+    list_filter = ["activity__name", "rep_channel__channel", "rep_channel__rep__team"]
+    search_fields = ["rep_channel__rep__full_name", "rep_channel__channel__name", "activity__name"]
+    list_select_related = ["rep_channel__rep", "rep_channel__channel", "activity__channel"]
+    autocomplete_fields = ["rep_channel", "activity"]
+
+
+# --- Shifts, ledger, warm-up, errors ------------------------------------------------------------
+
+@admin.register(WorkingShift)
+class WorkingShiftAdmin(admin.ModelAdmin):
+    list_display = ["rep", "date", "number", "start_time", "end_time", "is_day_off", "note"]
+    list_filter = ["is_day_off", "date", "rep__team"]
+    search_fields = ["rep__full_name", "rep__user__username", "note"]
+    list_select_related = ["rep"]
+    autocomplete_fields = ["rep"]
+    date_hierarchy = "date"
+
+
+@admin.register(ActivityRecord)
+class ActivityRecordAdmin(admin.ModelAdmin):
+    """The capacity ledger: read-only, since every row counts against a cap."""
+
+    list_display = ["performed_at", "shift_day", "rep_channel_activity", "shift", "message_id"]
+    list_filter = ["shift_day", "rep_channel_activity__activity__name", "rep_channel_activity__rep_channel__channel"]
+    search_fields = ["rep_channel_activity__rep_channel__rep__full_name", "=message_id"]
+    list_select_related = ["rep_channel_activity__rep_channel__rep", "rep_channel_activity__rep_channel__channel",
+                           "rep_channel_activity__activity__channel", "shift__rep"]
+    date_hierarchy = "performed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DailyAllowance)
+class DailyAllowanceAdmin(admin.ModelAdmin):
+    list_display = ["day", "rep_channel", "rep_channel_activity", "allowance"]
+    list_filter = ["day", "rep_channel__channel", "rep_channel__rep__team"]
+    search_fields = ["rep_channel__rep__full_name", "rep_channel__channel__name"]
+    list_select_related = ["rep_channel__rep", "rep_channel__channel", "rep_channel_activity__activity__channel",
+                           "rep_channel_activity__rep_channel__rep", "rep_channel_activity__rep_channel__channel"]
+    autocomplete_fields = ["rep_channel", "rep_channel_activity"]
+    date_hierarchy = "day"
+
+
+@admin.register(ShiftError)
+class ShiftErrorAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "level", "code", "message", "shift", "rep_channel"]
+    list_filter = ["level", "code", "created_at"]
+    search_fields = ["message", "code", "rep_channel__rep__full_name", "shift__rep__full_name"]
+    list_select_related = ["shift__rep", "rep_channel__rep", "rep_channel__channel"]
+    autocomplete_fields = ["shift", "rep_channel"]
+    date_hierarchy = "created_at"

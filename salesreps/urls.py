@@ -1,0 +1,20 @@
+"""/api/channels/, /api/reps/ (with me/ and <id>/today/), /api/reps/<id>/channels/ and /shifts/."""
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from salesreps.api import ChannelViewSet, RepChannelViewSet, RepViewSet, ShiftViewSet
+
+router = SimpleRouter()
+router.register("channels", ChannelViewSet, basename="channel")
+router.register("reps", RepViewSet, basename="rep")
+
+_collection = {"get": "list", "post": "create"}
+_item = {"get": "retrieve", "put": "update", "patch": "partial_update"}
+
+urlpatterns = [
+    *router.urls,
+    path("reps/<int:rep_pk>/channels/", RepChannelViewSet.as_view(_collection), name="rep-channel-list"),
+    path("reps/<int:rep_pk>/channels/<int:pk>/", RepChannelViewSet.as_view(_item), name="rep-channel-detail"),
+    path("reps/<int:rep_pk>/shifts/", ShiftViewSet.as_view(_collection), name="rep-shift-list"),
+    path("reps/<int:rep_pk>/shifts/<int:pk>/", ShiftViewSet.as_view(_item), name="rep-shift-detail"),
+]
