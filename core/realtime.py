@@ -32,37 +32,52 @@ def team_group(team_id: int) -> str:
 ADMIN_GROUP = "admins"
 
 
-def allocate_seqs(user_ids: list[int]) -> dict[int, int]:
-    """Next seq per user. Holds the cursor row locks until the surrounding transaction ends."""
+def allocate_seqs(user_ids: list[int], count: int = 1) -> dict[int, int]:
+    """Reserve `count` seqs per user; returns the last one reserved. Holds the cursor row locks
+    until the surrounding transaction ends, so seqs commit in order and without gaps."""
     ids = sorted(set(user_ids))
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO core_eventcursor (user_id, last_seq)
-            SELECT unnest(%s::bigint[]), 1
-            ON CONFLICT (user_id) DO UPDATE SET last_seq = core_eventcursor.last_seq + 1
+            SELECT unnest(%s::bigint[]), %s
+            ON CONFLICT (user_id) DO UPDATE SET last_seq = core_eventcursor.last_seq + EXCLUDED.last_seq
             RETURNING user_id, last_seq
             """,
-            [ids],
+            [ids, count],
         )
         return dict(cursor.fetchall())
 
 
 def emit(name: str, data: dict, user_ids: Iterable[int]) -> None:
     """Store the event for each recipient and send it after the transaction commits."""
+    emit_many([(name, data)], user_ids)
+
+
+def emit_many(events: list[tuple[str, dict]], user_ids: Iterable[int]) -> None:
+    """Several events to the same recipients: one seq allocation and one INSERT for all of them."""
     from core.models import UserEvent
 
-    check_payload(name, data)
+    for name, data in events:
+        check_payload(name, data)
     recipients = sorted(set(user_ids))
-    if not recipients:
+    if not recipients or not events:
         return
-    if name in EPHEMERAL:
-        frames = [(user_group(u), {"event": name, "seq": None, "data": data}) for u in recipients]
+    stored = [(n, d) for n, d in events if n not in EPHEMERAL]
+    ephemeral = [(n, d) for n, d in events if n in EPHEMERAL]
+    if ephemeral:
+        frames = [(user_group(u), {"event": n, "seq": None, "data": d}) for n, d in ephemeral for u in recipients]
         transaction.on_commit(lambda: publish(frames))
+    if not stored:
         return
-    seqs = allocate_seqs(recipients)
-    UserEvent.objects.bulk_create(UserEvent(user_id=u, seq=seqs[u], name=name, data=data) for u in recipients)
-    frames = [(user_group(u), {"event": name, "seq": seqs[u], "data": data}) for u in recipients]
+    last = allocate_seqs(recipients, count=len(stored))
+    rows, frames = [], []
+    for index, (name, data) in enumerate(stored):
+        for user_id in recipients:
+            seq = last[user_id] - len(stored) + 1 + index
+            rows.append(UserEvent(user_id=user_id, seq=seq, name=name, data=data))
+            frames.append((user_group(user_id), {"event": name, "seq": seq, "data": data}))
+    UserEvent.objects.bulk_create(rows)
     _queue_after_commit(frames)
 
 

@@ -37,9 +37,12 @@ def _assignee(contact: Contact, channel: Channel) -> SalesRep | None:
     return SalesRep.objects.filter(pk=chosen).first() if chosen else None
 
 
-def conversation_for_contact(*, contact: Contact, channel: Channel) -> tuple[Conversation, bool]:
-    """The active conversation of (contact, channel), or a new one assigned per DESIGN.md."""
+def conversation_for_contact(*, contact: Contact, channel: Channel, lock: bool = False) -> tuple[Conversation, bool]:
+    """The active conversation of (contact, channel), or a new one assigned per DESIGN.md.
+    With lock=True the returned row is locked until the caller's transaction ends."""
     active = Conversation.objects.filter(contact=contact, channel=channel).exclude(status="resolved")
+    if lock:
+        active = active.select_for_update(of=("self",))
     conversation = active.select_related("rep", "contact", "channel").first()
     if conversation is not None:
         return conversation, False
