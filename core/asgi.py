@@ -8,6 +8,7 @@ django_asgi = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from core.ws_auth import OriginCheck  # noqa: E402
@@ -15,7 +16,9 @@ from inbox.consumers import InboxConsumer  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi,
+        # Assets come from the app (no CDN); the handler is async, so no sync middleware sits in
+        # front of the async webhook view.
+        "http": ASGIStaticFilesHandler(django_asgi),
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter([path("ws/inbox/", InboxConsumer.as_asgi())]))),
     }
 )

@@ -90,12 +90,31 @@ def build_logging(*, level: str, fmt: str, log_dir: Path | None) -> dict:
 
 
 class RequestIdMiddleware:
+    """Async-capable so it never forces a thread hop in front of async views."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
+        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.is_async:
+            return self._acall(request)
         token = request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:12])
         try:
             return self.get_response(request)
+        finally:
+            request_id.reset(token)
+
+    async def _acall(self, request):
+        token = request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:12])
+        try:
+            return await self.get_response(request)
         finally:
             request_id.reset(token)

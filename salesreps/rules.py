@@ -4,7 +4,8 @@ the rep's zone, warm-up, binding limit and pacing. Plain values in and out, no d
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -60,17 +61,52 @@ def validate_tz(name: str) -> str:
 @dataclass(frozen=True)
 class Schedule:
     """A rep-channel's week: its zone, daily windows (several = split shift), the weekdays
-    worked (Monday=0) and local dates off. A shift belongs to the local date it starts on."""
+    worked (Monday=0) and local dates off. A shift belongs to the local date it starts on.
+
+    `overrides` gives dated shifts: on a date it names, its windows (several = a split shift
+    that day, none = not working) replace the daily windows, whatever the weekday; a window
+    crossing midnight still belongs to the date it starts on. A day off wins over everything.
+    Pass a mapping or (date, windows) pairs; it is kept as a sorted tuple of pairs, so a
+    Schedule stays frozen and hashable."""
 
     tz: str
     windows: tuple[Window, ...]
     days_off: frozenset[date] = frozenset()
     weekdays: frozenset[int] = frozenset(range(7))
+    overrides: tuple[tuple[date, tuple[Window, ...]], ...] = ()
+    _by_day: Mapping[date, tuple[Window, ...]] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         validate_tz(self.tz)
         if not set(self.weekdays) <= set(range(7)):
             raise ValueError(f"weekdays must be within 0..6, got {sorted(self.weekdays)}")
+        pairs = self.overrides.items() if isinstance(self.overrides, Mapping) else self.overrides
+        by_day: dict[date, tuple[Window, ...]] = {}
+        for day, day_windows in pairs:
+            if isinstance(day, datetime) or not isinstance(day, date):
+                raise ValueError(f"override keys must be dates, got {day!r}")
+            if day in by_day:
+                raise ValueError(f"overrides name {day} twice")
+            day_windows = tuple(day_windows)
+            if not all(isinstance(w, Window) for w in day_windows):
+                raise ValueError(f"overrides for {day} must be Windows")
+            by_day[day] = day_windows
+        object.__setattr__(self, "overrides", tuple(sorted(by_day.items())))
+        object.__setattr__(self, "_by_day", by_day)
+
+
+def windows_on(*, schedule: Schedule, day: date) -> tuple[Window, ...]:
+    """The windows starting on local date `day`: none on a day off, the day's overrides if it
+    has any, else the daily windows on a weekday worked."""
+    if day in schedule.days_off:
+        return ()
+    if day in schedule._by_day:
+        return schedule._by_day[day]
+    if day.weekday() not in schedule.weekdays:
+        return ()
+    return schedule.windows
 
 
 def local_instant(*, day: date, at: time, tz: str) -> datetime:
@@ -101,10 +137,8 @@ def _local_date(at: datetime, tz: str) -> date:
 
 
 def _day_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, datetime, date]]:
-    if day in schedule.days_off or day.weekday() not in schedule.weekdays:
-        return []
     out = []
-    for window in schedule.windows:
+    for window in windows_on(schedule=schedule, day=day):
         opens = local_instant(day=day, at=window.start, tz=schedule.tz)
         end_day = day + timedelta(days=1) if window.crosses_midnight else day
         closes = local_instant(day=end_day, at=window.end, tz=schedule.tz)
@@ -153,7 +187,8 @@ def next_opening(
 ) -> datetime | None:
     if is_open(schedule=schedule, at=at):
         return at
-    if not schedule.windows or not schedule.weekdays:
+    daily = bool(schedule.windows) and bool(schedule.weekdays)
+    if not daily and not any(w for _, w in schedule.overrides):
         return None
     first = _local_date(at, schedule.tz) - timedelta(days=1)
     best: datetime | None = None

@@ -1,13 +1,15 @@
 """Sales-rep write path: availability, presence, the capacity ledger, warm-up, shift errors."""
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -69,22 +71,38 @@ def rep_set_availability(*, rep: SalesRep, available: bool, channel_id: int | No
     log.info("availability changed", rep=rep.id, channel=channel_id, available=available)
 
 
-def schedule_for(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None) -> rules.Schedule:
-    """The rep-channel-activity's working schedule: its window, and the rep's days off."""
+def schedule_for(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, *,
+                 around: datetime | None = None) -> rules.Schedule:
+    """The rep-channel-activity's working schedule: its daily window, the rep's dated shifts as
+    per-date overrides, and the rep's days off. Dated shifts are loaded only for the local dates
+    from 2 days before `around` (default now) to 400 days after, which is as far as the rules
+    look ahead (next_opening's horizon); outside that range the daily window applies."""
     window = rules.effective_window(
         channel_start=rep_channel.start_time, channel_end=rep_channel.end_time,
         activity_start=activity.start_time if activity else None, activity_end=activity.end_time if activity else None,
     )
-    days_off = frozenset(
-        WorkingShift.objects.filter(rep_id=rep_channel.rep_id, is_day_off=True).values_list("date", flat=True)
+    # An activity with its own hours keeps them every day and ignores the rep's dated shifts:
+    # an activity narrower (or wider) than the shift is the activity's business. Intersecting
+    # the two is possible but not worth it; days off still apply to every activity.
+    activity_hours = activity is not None and activity.start_time is not None and activity.end_time is not None
+    shifts = WorkingShift.objects.filter(rep_id=rep_channel.rep_id)
+    wanted = Q(is_day_off=True)
+    if not activity_hours:
+        today = (around or timezone.now()).astimezone(ZoneInfo(rep_channel.timezone)).date()
+        wanted |= Q(is_day_off=False, date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=400),
+                    start_time__isnull=False, end_time__isnull=False)
+    days_off: set[date] = set()
+    overrides: dict[date, list[rules.Window]] = defaultdict(list)
+    rows = shifts.filter(wanted).order_by("date", "number").values_list("date", "start_time", "end_time", "is_day_off")
+    for day, start, end, is_day_off in rows:
+        if is_day_off:
+            days_off.add(day)
+        elif start != end:  # every shift of the date (several = a split shift); skip empty ones
+            overrides[day].append(rules.Window(start, end))
+    return rules.Schedule(
+        tz=rep_channel.timezone, windows=(window,), days_off=frozenset(days_off),
+        overrides={day: tuple(windows) for day, windows in overrides.items()},
     )
-    extra = tuple(
-        rules.Window(s.start_time, s.end_time)
-        for s in WorkingShift.objects.filter(rep_id=rep_channel.rep_id, is_day_off=False, number__gt=1,
-                                             start_time__isnull=False, end_time__isnull=False)
-        .order_by("number", "-date").distinct("number")  # the latest hours given for each shift number
-    ) if activity is None or activity.start_time is None else ()
-    return rules.Schedule(tz=rep_channel.timezone, windows=(window, *extra), days_off=days_off)
 
 
 def max_capacity(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None) -> int:
@@ -138,7 +156,7 @@ def activity_check(*, rep_channel: SalesRepChannel, activity: SalesRepChannelAct
     rep = rep_channel.rep
     if not rules.is_available(rep_available=rep.is_available, channel_available=rep_channel.is_available):
         raise CapacityRefused("unavailable", "rep is marked unavailable")
-    schedule = schedule_for(rep_channel, activity)
+    schedule = schedule_for(rep_channel, activity, around=at)
     if not rules.is_open(schedule=schedule, at=at):
         opening = rules.next_opening(schedule=schedule, at=at)
         raise CapacityRefused("outside_shift", f"outside shift until {_local(opening, rep_channel.timezone)}", opening)
@@ -187,11 +205,9 @@ def activity_record(*, rep_channel_activity_id: int, at: datetime | None = None,
     activity = SalesRepChannelActivity.objects.select_related("activity").get(pk=rep_channel_activity_id)
     # Lock the rep-channel row only (of=self): the joined rep row stays free for availability toggles.
     rep_channel = SalesRepChannel.objects.select_for_update(of=("self",)).select_related("rep").get(pk=activity.rep_channel_id)
-    day, _remaining = activity_check(rep_channel=rep_channel, activity=activity, at=at)
-    shift = WorkingShift.objects.filter(rep_id=rep_channel.rep_id, date=day, is_day_off=False).order_by("number").first()
-    record = ActivityRecord.objects.create(
-        rep_channel_activity=activity, shift=shift, shift_day=day, performed_at=at, message_id=message_id,
-    )
+    activity_check(rep_channel=rep_channel, activity=activity, at=at)
+    record = activity_record_unchecked(rep_channel=rep_channel, activity=activity, at=at, message_id=message_id)
+    day = record.shift_day
     log.info("activity recorded", rep=rep_channel.rep_id, rep_channel=rep_channel.id, activity=activity.activity.name,
              shift_day=day, message=message_id)
     return record
@@ -208,10 +224,14 @@ def shift_error_record(*, message: str, code: str, level: int, shift: WorkingShi
 
 def activity_record_unchecked(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity, at: datetime,
                               message_id: int | None = None) -> ActivityRecord:
-    """Write the ledger row after the caller ran activity_check under the same rep-channel lock."""
-    schedule = schedule_for(rep_channel, activity)
+    """Write the ledger row after the caller ran activity_check under the same rep-channel lock,
+    against the shift whose hours contain `at` (split shifts), else the day's first shift."""
+    schedule = schedule_for(rep_channel, activity, around=at)
     day = rules.shift_day(schedule=schedule, at=at)
-    shift = WorkingShift.objects.filter(rep_id=rep_channel.rep_id, date=day, is_day_off=False).order_by("number").first()
+    shifts = list(WorkingShift.objects.filter(rep_id=rep_channel.rep_id, date=day, is_day_off=False).order_by("number"))
+    shift = next((s for s in shifts if s.start_time and s.end_time and s.start_time != s.end_time and rules.is_open(
+        schedule=rules.Schedule(tz=rep_channel.timezone, windows=(rules.Window(s.start_time, s.end_time),)), at=at)),
+        shifts[0] if shifts else None)
     return ActivityRecord.objects.create(rep_channel_activity=activity, shift=shift, shift_day=day, performed_at=at, message_id=message_id)
 
 
@@ -441,7 +461,7 @@ def channel_usage(*, channel: Channel, at: datetime) -> dict[str, dict]:
 
 def _activity_today(rep: SalesRep, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity,
                     at: datetime, usage: dict[str, dict]) -> dict:
-    schedule = schedule_for(rep_channel, activity)
+    schedule = schedule_for(rep_channel, activity, around=at)
     open_now = rules.is_open(schedule=schedule, at=at)
     day = rules.shift_day(schedule=schedule, at=at)
     cap = max_capacity(rep_channel, activity)
@@ -472,7 +492,8 @@ def _activity_today(rep: SalesRep, rep_channel: SalesRepChannel, activity: Sales
         "rep_channel_activity_id": activity.id,
         "activity": activity.activity.name,
         "shift_day": day,
-        "windows": [{"start": w.start, "end": w.end, "crosses_midnight": w.crosses_midnight} for w in schedule.windows],
+        "windows": [{"start": w.start, "end": w.end, "crosses_midnight": w.crosses_midnight}
+                    for w in rules.windows_on(schedule=schedule, day=day)],
         "day_off": day in schedule.days_off,
         "open_now": open_now,
         "window_closes": rules.current_window_end(schedule=schedule, at=at) if open_now else None,

@@ -25,6 +25,7 @@ from salesreps.rules import (
     shift_day,
     shift_intervals,
     validate_tz,
+    windows_on,
 )
 
 NY, BERLIN = "America/New_York", "Europe/Berlin"
@@ -192,7 +193,62 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("schedule", "at", "open_", "opening", "end", "day"), CASES)
+# Dated overrides (Tuesday 2026-01-06): they replace that day's windows and nothing else.
+DAY = date(2026, 1, 6)
+split_on_tuesday = Schedule(
+    tz=BERLIN, windows=(Window(start=time(9), end=time(17)),), overrides={DAY: SPLIT}
+)
+night_override_ny = Schedule(
+    tz=NY, windows=(Window(start=time(6), end=time(14)),), overrides={DAY: (NIGHT,)}
+)
+override_on_day_off = Schedule(
+    tz=NY, windows=(NIGHT,), days_off=frozenset({date(2026, 1, 7)}),
+    overrides={date(2026, 1, 7): (Window(start=time(10), end=time(12)),)},
+)
+saturday_on_monday_off = Schedule(
+    tz=BERLIN, windows=(Window(start=time(9), end=time(17)),), weekdays=frozenset(range(5)),
+    overrides={date(2026, 1, 10): (Window(start=time(10), end=time(14)),), date(2026, 1, 12): ()},
+)
+OVERRIDE_CASES = [
+    # a split shift on one date: 13:00 is a break that day, 17:30 still in the second part
+    (split_on_tuesday, local(BERLIN, 2026, 1, 6, 13), False, local(BERLIN, 2026, 1, 6, 14), None,
+     DAY),
+    (split_on_tuesday, local(BERLIN, 2026, 1, 6, 10), True, None, local(BERLIN, 2026, 1, 6, 12),
+     DAY),
+    (split_on_tuesday, local(BERLIN, 2026, 1, 6, 17, 30), True, None,
+     local(BERLIN, 2026, 1, 6, 18), DAY),
+    (split_on_tuesday, local(BERLIN, 2026, 1, 6, 18, 30), False, local(BERLIN, 2026, 1, 7, 9),
+     None, DAY),
+    (split_on_tuesday, local(BERLIN, 2026, 1, 5, 17, 30), False, local(BERLIN, 2026, 1, 6, 9),
+     None, date(2026, 1, 5)),
+    # the days around it keep the daily window
+    (split_on_tuesday, local(BERLIN, 2026, 1, 7, 13), True, None, local(BERLIN, 2026, 1, 7, 17),
+     date(2026, 1, 7)),
+    (split_on_tuesday, local(BERLIN, 2026, 1, 5, 13), True, None, local(BERLIN, 2026, 1, 5, 17),
+     date(2026, 1, 5)),
+    # an override crossing midnight: Tuesday's 06-14 is replaced by 22-06, whose tail runs
+    # into Wednesday and touches Wednesday's own 06-14 (one stretch, two shift days)
+    (night_override_ny, local(NY, 2026, 1, 6, 10), False, local(NY, 2026, 1, 6, 22), None, DAY),
+    (night_override_ny, local(NY, 2026, 1, 6, 23), True, None, local(NY, 2026, 1, 7, 14), DAY),
+    (night_override_ny, local(NY, 2026, 1, 7, 5), True, None, local(NY, 2026, 1, 7, 14), DAY),
+    (night_override_ny, local(NY, 2026, 1, 7, 6), True, None, local(NY, 2026, 1, 7, 14),
+     date(2026, 1, 7)),
+    (night_override_ny, local(NY, 2026, 1, 7, 14), False, local(NY, 2026, 1, 8, 6), None,
+     date(2026, 1, 7)),
+    # an override on a day off: the day off wins; the day before's night shift still ends
+    (override_on_day_off, local(NY, 2026, 1, 7, 11), False, local(NY, 2026, 1, 8, 22), None,
+     date(2026, 1, 7)),
+    (override_on_day_off, local(NY, 2026, 1, 7, 3), True, None, local(NY, 2026, 1, 7, 6), DAY),
+    # a dated shift counts on a weekday not worked; an empty override closes a worked day
+    (saturday_on_monday_off, local(BERLIN, 2026, 1, 9, 19), False, local(BERLIN, 2026, 1, 10, 10),
+     None, date(2026, 1, 9)),
+    (saturday_on_monday_off, local(BERLIN, 2026, 1, 10, 15), False,
+     local(BERLIN, 2026, 1, 13, 9), None, date(2026, 1, 10)),
+]
+
+
+@pytest.mark.parametrize(("schedule", "at", "open_", "opening", "end", "day"),
+                         CASES + OVERRIDE_CASES)
 def test_shift_window_table(schedule, at, open_, opening, end, day):
     assert is_open(schedule=schedule, at=at) is open_
     assert next_opening(schedule=schedule, at=at) == (at if open_ else opening)
@@ -208,6 +264,34 @@ def test_no_opening_when_every_day_is_off():
     schedule = Schedule(tz=NY, windows=SPLIT, days_off=off)
     assert next_opening(schedule=schedule, at=at, horizon_days=10) is None
     assert next_opening(schedule=schedule, at=at) == local(NY, 2026, 1, 31, 9)
+
+
+def test_overrides_keep_the_schedule_frozen_and_hashable():
+    windows = (Window(start=time(9), end=time(12)),)
+    a = Schedule(tz=NY, windows=SPLIT, overrides={date(2026, 1, 7): windows, DAY: []})
+    b = Schedule(tz=NY, windows=SPLIT, overrides=((DAY, ()), (date(2026, 1, 7), windows)))
+    assert a == b and hash(a) == hash(b)
+    assert a.overrides == ((DAY, ()), (date(2026, 1, 7), windows))
+    assert a != Schedule(tz=NY, windows=SPLIT)
+    assert windows_on(schedule=a, day=DAY) == ()
+    assert windows_on(schedule=a, day=date(2026, 1, 7)) == windows
+    assert windows_on(schedule=a, day=date(2026, 1, 8)) == SPLIT
+    with pytest.raises(AttributeError):
+        a.overrides = ()  # type: ignore[misc]
+    with pytest.raises(ValueError, match="dates"):
+        Schedule(tz=NY, windows=SPLIT, overrides={datetime(2026, 1, 6): windows})
+    with pytest.raises(ValueError, match="twice"):
+        Schedule(tz=NY, windows=SPLIT, overrides=((DAY, windows), (DAY, ())))
+    with pytest.raises(ValueError, match="Windows"):
+        Schedule(tz=NY, windows=SPLIT, overrides={DAY: ((time(9), time(12)),)})
+
+
+def test_only_overrides_can_still_open():
+    schedule = Schedule(tz=NY, windows=(), overrides={DAY: SPLIT})
+    assert next_opening(schedule=schedule, at=utc(2026, 1, 1)) == local(NY, 2026, 1, 6, 9)
+    assert next_opening(schedule=schedule, at=local(NY, 2026, 1, 6, 18)) is None
+    assert next_opening(schedule=Schedule(tz=NY, windows=(), overrides={DAY: ()}),
+                        at=utc(2026, 1, 1)) is None
 
 
 def test_touching_windows_are_one_stretch():
@@ -227,6 +311,9 @@ def schedules_and_instants(draw):
         windows=tuple(draw(st.lists(windows, min_size=1, max_size=3))),
         days_off=frozenset(draw(st.lists(st.sampled_from(near), max_size=6))),
         weekdays=frozenset(draw(st.lists(st.integers(0, 6), max_size=7))),
+        overrides=draw(st.dictionaries(
+            st.sampled_from(near), st.lists(windows, max_size=3).map(tuple), max_size=5
+        )),
     )
     at = datetime.combine(base, time(0), UTC) + timedelta(
         minutes=draw(st.integers(-2 * 1440, 3 * 1440)), seconds=draw(st.sampled_from([0, 30]))
@@ -242,10 +329,14 @@ FRACTIONS = [k / 97 for k in range(97)]
 def test_next_opening_is_open_and_skips_no_earlier_opening(case):
     schedule, at = case
     got = next_opening(schedule=schedule, at=at)
-    if not schedule.weekdays:
-        assert got is None
+    if got is None:
+        # Only dated overrides could still open, and none of them does after `at`.
+        assert not schedule.weekdays
+        assert not is_open(schedule=schedule, at=at)
+        later = shift_intervals(schedule=schedule, around=at, days_after=20)
+        assert all(opens <= at for opens, _, _ in later)
         return
-    assert got is not None and got >= at
+    assert got >= at
     assert is_open(schedule=schedule, at=got)
     if got == at:
         return
@@ -279,9 +370,34 @@ def test_shift_day_is_the_local_date_or_a_running_shifts_start(case):
     local_day = at.astimezone(ZoneInfo(schedule.tz)).date()
     if is_open(schedule=schedule, at=at):
         assert day in {local_day, local_day - timedelta(days=1)}
-        assert day not in schedule.days_off and day.weekday() in schedule.weekdays
+        assert day not in schedule.days_off and windows_on(schedule=schedule, day=day)
     else:
         assert day == local_day
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=schedules_and_instants())
+def test_an_override_replaces_its_own_day_and_nothing_else(case):
+    schedule, at = case
+    plain = Schedule(tz=schedule.tz, windows=schedule.windows, days_off=schedule.days_off,
+                     weekdays=schedule.weekdays)
+    overridden = dict(schedule.overrides)
+
+    def by_day(s: Schedule) -> dict[date, list]:
+        out: dict[date, list] = {}
+        for opens, closes, day in shift_intervals(schedule=s, around=at, days_after=10):
+            out.setdefault(day, []).append((opens, closes))
+        return out
+
+    got, without = by_day(schedule), by_day(plain)
+    for day in set(got) | set(without) | set(overridden):
+        if day in schedule.days_off:
+            assert day not in got
+        elif day in overridden:
+            only = Schedule(tz=schedule.tz, windows=overridden[day])
+            assert got.get(day) == by_day(only).get(day)
+        else:
+            assert got.get(day) == without.get(day)
 
 
 def test_warmup_from_10_by_10_reaches_100_on_day_ten_and_stays():

@@ -336,3 +336,73 @@ def test_today_for_an_unavailable_rep_and_a_night_shift(rep, channel):
     services.rep_set_availability(rep=rep, available=False)
     today = _today_for(rep, at)
     assert (today["blocked_by"], today["next_opening"]) == ("unavailable", None)
+
+
+# --- Dated shifts -----------------------------------------------------------------------------
+
+def _soon(days: int = 3) -> date:
+    # Dated shifts are loaded around the real now, so these tests live a few days ahead of it.
+    return datetime.now(PARIS).date() + timedelta(days=days)
+
+
+def _refused(rep_channel: SalesRepChannel, rca: SalesRepChannelActivity, at: datetime) -> CapacityRefused:
+    with pytest.raises(CapacityRefused) as caught:
+        _check(rep_channel.id, rca, at)
+    return caught.value
+
+
+def test_a_split_shift_on_a_date_replaces_the_window_that_day_only(warming, rep):
+    rep_channel, rca = warming  # 09:00–17:00 Paris every day
+    day, plain = _soon(), _soon(4)
+    services.shift_create(rep=rep, date=day, number=1, start_time=time(9), end_time=time(12))
+    services.shift_create(rep=rep, date=day, number=2, start_time=time(14), end_time=time(18))
+
+    refused = _refused(rep_channel, rca, paris(day, 13))
+    assert refused.code == "outside_shift"
+    assert refused.reason == f"outside shift until {day:%Y-%m-%d} 14:00 Europe/Paris"
+    assert refused.until == paris(day, 14)
+    assert _check(rep_channel.id, rca, paris(day, 15)) == (day, 10)
+    assert _check(rep_channel.id, rca, paris(day, 17, 30)) == (day, 10)  # past the daily 17:00
+
+    # The next date has no shifts: the rep-channel's 09:00–17:00 applies, not the split.
+    assert _check(rep_channel.id, rca, paris(plain, 13))[0] == plain
+    refused = _refused(rep_channel, rca, paris(plain, 17, 30))
+    assert refused.until == paris(plain + timedelta(days=1), 9)
+
+
+def test_a_single_dated_shift_counts_and_a_night_shift_belongs_to_its_start(warming, rep):
+    rep_channel, rca = warming
+    day = _soon()
+    services.shift_create(rep=rep, date=day, number=1, start_time=time(11), end_time=time(15))
+    services.shift_create(rep=rep, date=day + timedelta(days=1), number=1, start_time=time(22), end_time=time(2))
+    assert _refused(rep_channel, rca, paris(day, 10)).until == paris(day, 11)
+    assert _check(rep_channel.id, rca, paris(day, 14)) == (day, 10)
+    night = day + timedelta(days=1)
+    assert _refused(rep_channel, rca, paris(night, 10)).until == paris(night, 22)
+    assert _check(rep_channel.id, rca, paris(night + timedelta(days=1), 1))[0] == night
+
+
+def test_an_activity_with_its_own_hours_ignores_dated_shifts_but_not_days_off(warming, rep):
+    rep_channel, rca = warming
+    SalesRepChannelActivity.objects.filter(pk=rca.pk).update(start_time=time(8), end_time=time(10))
+    rca.refresh_from_db()
+    day = _soon()
+    services.shift_create(rep=rep, date=day, number=1, start_time=time(14), end_time=time(18))
+    services.shift_create(rep=rep, date=day + timedelta(days=1), is_day_off=True)
+    assert _check(rep_channel.id, rca, paris(day, 9)) == (day, 10)
+    assert _refused(rep_channel, rca, paris(day, 15)).until == paris(day + timedelta(days=2), 8)
+
+
+def test_schedule_for_loads_dated_shifts_near_now_and_every_day_off(rep, channel):
+    rep_channel, rca = make_rep_channel(rep=rep, channel=channel, timezone="Europe/Paris")
+    near, far, past = _soon(), _soon(500), _soon(-30)
+    for day in (near, far, past):
+        WorkingShift.objects.create(rep=rep, date=day, start_time=time(10), end_time=time(11))
+    WorkingShift.objects.create(rep=rep, date=near, number=2)  # no hours: not a window
+    WorkingShift.objects.create(rep=rep, date=far + timedelta(days=1), is_day_off=True)
+    schedule = services.schedule_for(rep_channel, rca)
+    assert dict(schedule.overrides) == {near: (services.rules.Window(time(10), time(11)),)}
+    assert schedule.windows == (services.rules.Window(time(8), time(20)),)
+    assert schedule.days_off == {far + timedelta(days=1)}
+    around = paris(far, 12)
+    assert set(dict(services.schedule_for(rep_channel, rca, around=around).overrides)) == {far}

@@ -154,7 +154,7 @@ def test_processing_error_is_kept_and_retried_by_the_sweep(client, monkeypatch):
     assert Message.objects.count() == 1
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the view reads channels on a worker thread
 def test_meta_handshake_answers_the_challenge_only_for_the_right_token(client):
     make_channel("whatsapp", secrets={"app_secret": SECRET, "verify_token": "vt-123"})
     ok = client.get("/webhooks/whatsapp/", {"hub.mode": "subscribe", "hub.verify_token": "vt-123", "hub.challenge": "42"})
@@ -163,7 +163,7 @@ def test_meta_handshake_answers_the_challenge_only_for_the_right_token(client):
     assert bad.status_code == 403
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_bad_requests_get_clear_4xx_and_store_nothing(client):
     make_channel("whatsapp", secrets={"app_secret": SECRET})
     assert client.post("/webhooks/telegram/", data=b"{}", content_type="application/json").status_code == 404
