@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
@@ -29,6 +30,7 @@ class TicketSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
+@extend_schema(request=None, responses={201: TicketSerializer}, summary="A websocket ticket")
 @api_view(["POST"])
 def ws_ticket(request):
     """A single-use ticket for /ws/inbox/?ticket=…, valid 60 s, bound to the caller."""

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.search import SearchQuery
 from django.db.models import Q, QuerySet
 
-from inbox.models import Conversation, Message
+from inbox.models import Contact, Conversation, Message, Template
 from salesreps.models import SalesRep
 
 
@@ -45,17 +46,108 @@ def messages_for(user) -> QuerySet[Message]:
     return Message.objects.filter(conversation__in=Conversation.objects.filter(scope).values("id"))
 
 
+def contacts_for(user) -> QuerySet[Contact]:
+    """Contacts with a conversation the user may see, plus those owned by the user (a rep) or by
+    the user's team (a manager); admins see all."""
+    scope = conversation_scope(user)
+    if scope is None:
+        return Contact.objects.none()
+    if user.is_superuser:
+        return Contact.objects.all()
+    rep = rep_of(user)
+    owned = Q(owner__team_id=rep.team_id) if rep.is_manager and rep.team_id else Q(owner=rep)
+    return Contact.objects.filter(Q(id__in=Conversation.objects.filter(scope).values("contact_id")) | owned)
+
+
+def contact_list(*, user, search: str = "", tag: str = "", owner_id: int | None = None) -> QuerySet[Contact]:
+    from django.db.models import Prefetch
+
+    from inbox.models import ContactIdentity
+
+    qs = contacts_for(user).prefetch_related(
+        Prefetch("identities", queryset=ContactIdentity.objects.select_related("channel").order_by("id")))
+    if search:
+        qs = qs.filter(Q(name__icontains=search) | Q(phone__icontains=search) | Q(email__icontains=search))
+    if tag:
+        qs = qs.filter(tags__contains=[tag])
+    if owner_id is not None:
+        qs = qs.filter(owner_id=owner_id)
+    return qs
+
+
+def contact_get(*, user, contact_id: int) -> Contact:
+    from inbox.services.conversations import AccessDenied
+
+    contact = contact_list(user=user).filter(pk=contact_id).first()
+    if contact is None:
+        raise AccessDenied(f"contact {contact_id} not found")
+    return contact
+
+
+def conversation_list(*, user, status: str | None = None, channel_id: int | None = None,
+                      rep_id: int | None = None, unassigned: bool = False, unread: bool | None = None,
+                      search: str = "") -> QuerySet[Conversation]:
+    """The user's conversations, narrowed by already-parsed filters (they can only narrow the scope)."""
+    qs = conversations_for(user).select_related("contact", "channel", "rep")
+    if status is not None:
+        qs = qs.filter(status=status)
+    if channel_id is not None:
+        qs = qs.filter(channel_id=channel_id)
+    if unassigned:
+        qs = qs.filter(rep__isnull=True)
+    elif rep_id is not None:
+        qs = qs.filter(rep_id=rep_id)
+    if unread is True:
+        qs = qs.filter(unread_count__gt=0)
+    elif unread is False:
+        qs = qs.filter(unread_count=0)
+    if search:
+        qs = qs.filter(Q(contact__name__icontains=search) | Q(contact__phone__icontains=search)
+                       | Q(contact__email__icontains=search))
+    return qs
+
+
+def conversation_messages(*, user, conversation_id: int) -> QuerySet[Message]:
+    """The messages of one conversation in the user's scope; AccessDenied (404) when it is not."""
+    from inbox.services.conversations import AccessDenied
+
+    if not conversations_for(user).filter(pk=conversation_id).exists():
+        raise AccessDenied(f"conversation {conversation_id} not found")
+    return Message.objects.filter(conversation_id=conversation_id)
+
+
+def message_search(*, user, q: str) -> QuerySet[Message]:
+    """Full-text search over the bodies of the user's messages (GIN index on Message.search, kept by a
+    trigger with the 'simple' configuration; the query must use the same one)."""
+    return messages_for(user).filter(search=SearchQuery(q, config="simple", search_type="websearch"))
+
+
+def template_list() -> QuerySet[Template]:
+    return Template.objects.all()
+
+
+def template_get(*, template_id: int) -> Template:
+    """Every signed-in user reads templates; AccessDenied (404) for an unknown id."""
+    from inbox.services.conversations import AccessDenied
+
+    template = Template.objects.filter(pk=template_id).first()
+    if template is None:
+        raise AccessDenied(f"template {template_id} not found")
+    return template
+
+
 def admin_user_ids() -> list[int]:
     return list(get_user_model().objects.filter(is_superuser=True, is_active=True).values_list("id", flat=True))
 
 
 def audience_user_ids(conversation: Conversation) -> list[int]:
     """Users an event about this conversation is addressed to, decided now, from the database."""
-    users = set(admin_user_ids())
-    reps = SalesRep.objects.filter(role=SalesRep.Role.MANAGER, user__is_active=True)
+    # One query for admins and the managers who see it: it runs for every inbound message.
+    managers = Q(salesrep__role=SalesRep.Role.MANAGER)
+    users = set()
     if conversation.rep_id:
         rep = conversation.rep
         users.add(rep.user_id)
-        reps = reps.filter(team_id=rep.team_id) if rep.team_id else reps.none()
-    users.update(reps.values_list("user_id", flat=True))
+        managers &= Q(salesrep__team_id=rep.team_id) if rep.team_id else Q(pk__in=[])
+    users.update(get_user_model().objects.filter(Q(is_superuser=True) | managers, is_active=True).values_list("id", flat=True))
     return sorted(users)

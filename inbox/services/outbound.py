@@ -133,6 +133,8 @@ def decide(*, message: Message, rep_channel: SalesRepChannel | None, now: dateti
     contact = message.conversation.contact
     if contact.opted_out:
         return Decision("fail", "opted_out", f"contact opted out ({contact.opt_out_reason or 'request'})")
+    if message.channel.kind in (contact.preferences or {}).get("opt_outs", []):
+        return Decision("fail", "opted_out_channel", f"contact opted out of {message.channel.kind} messages")
     if rep_channel is None:
         return Decision("fail", "no_rep_channel", "no rep with this channel is assigned to the conversation")
     if message.channel.kind == "whatsapp" and message.template_id is None:
@@ -140,6 +142,13 @@ def decide(*, message: Message, rep_channel: SalesRepChannel | None, now: dateti
         if last is None or now - last > timedelta(hours=24):
             return Decision("fail", "whatsapp_24h_window",
                             "WhatsApp's 24-hour window has closed: free text is refused, send a template")
+    if message.campaign_recipient_id:
+        # Campaign messages go only inside the contact's window: re-planned or skipped past it.
+        from campaigns.services.dispatch import campaign_window_hold
+
+        hold = campaign_window_hold(message=message, now=now)
+        if hold:
+            return Decision(*hold)
     if contact.quiet_start and contact.quiet_end:
         quiet = LocalHours(contact.quiet_start, contact.quiet_end)
         if is_quiet(at=now, tz=contact.timezone, quiet=quiet):
@@ -156,6 +165,13 @@ def decide(*, message: Message, rep_channel: SalesRepChannel | None, now: dateti
     rate = _channel_rate(rep_channel, now)
     if rate:
         return rate
+    if message.campaign_recipient_id:
+        # Campaign daily cap ("campaign_cap"): takes the campaign row lock, reserves today's send.
+        from campaigns.services.dispatch import campaign_cap_hold
+
+        capped = campaign_cap_hold(message=message, now=now)
+        if capped:
+            return Decision(*capped)
     delay = rules.pacing_delay(last_sent_at=rep_channel.last_sent_at, now=now,
                                min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
                                jitter_seconds=settings.SEND_JITTER_SECONDS, rand=random.random())

@@ -1,0 +1,57 @@
+"""POST /api/auth/token/ (username + password → token, for non-browser clients) and GET /api/me/."""
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.parsers import FormParser, JSONParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inbox.api.common import ERR_400, ERR_403
+from inbox.api.serializers import MeSerializer, TokenRequestSerializer, TokenSerializer
+from inbox.selectors import rep_of
+from inbox.services.auth import token_issue
+
+
+class TokenView(APIView):
+    """Send the token back as `Authorization: Token <token>`; browsers sign in at /login/ instead."""
+
+    authentication_classes: list = []  # no session, so no CSRF check on the way in
+    permission_classes = [AllowAny]
+    parser_classes = [JSONParser, FormParser]
+
+    @extend_schema(
+        summary="Exchange a username and password for an API token",
+        request=TokenRequestSerializer,
+        responses={200: TokenSerializer, 400: ERR_400},
+        examples=[
+            OpenApiExample("Credentials", request_only=True, value={"username": "grace", "password": "…"}),
+            OpenApiExample("Token", response_only=True, value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}),
+            OpenApiExample("Refused", response_only=True, status_codes=["400"],
+                           value={"detail": "wrong username or password, or the account is disabled"}),
+        ],
+        auth=[],
+    )
+    def post(self, request):
+        body = TokenRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        token = token_issue(request=request, username=body.validated_data.get("username", ""),
+                            password=body.validated_data.get("password", ""))
+        return Response({"token": token.key})
+
+
+class MeView(APIView):
+    @extend_schema(
+        summary="Who the caller is, and their rep profile if they have one",
+        responses={200: MeSerializer, 403: ERR_403},
+        examples=[OpenApiExample("A manager", response_only=True, value={
+            "id": 12, "username": "grace", "is_superuser": False,
+            "rep": {"id": 5, "full_name": "Grace Hopper", "role": "manager", "team_id": 2, "is_available": True}})],
+    )
+    def get(self, request):
+        user, rep = request.user, rep_of(request.user)
+        return Response({
+            "id": user.id, "username": user.get_username(), "is_superuser": user.is_superuser,
+            "rep": {"id": rep.id, "full_name": rep.full_name, "role": rep.role, "team_id": rep.team_id,
+                    "is_available": rep.is_available} if rep else None,
+        })
