@@ -13,12 +13,13 @@ from django.urls import path  # noqa: E402
 
 from core.ws_auth import OriginCheck  # noqa: E402
 from inbox.consumers import InboxConsumer  # noqa: E402
+from webhooks.asgi import with_webhooks  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         # Assets come from the app (no CDN); the handler is async, so no sync middleware sits in
         # front of the async webhook view.
-        "http": ASGIStaticFilesHandler(django_asgi),
+        "http": with_webhooks(ASGIStaticFilesHandler(django_asgi)),
         "websocket": OriginCheck(AuthMiddlewareStack(URLRouter([path("ws/inbox/", InboxConsumer.as_asgi())]))),
     }
 )

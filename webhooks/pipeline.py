@@ -65,15 +65,15 @@ def event_store(*, platform: str, request: RawRequest, dedup_key: str) -> int | 
     return row[0] if row else None
 
 
-def _route(platform: str, key: str) -> Channel | None:
+def _route(platform: str, key: str, channels: list[Channel] | None = None) -> Channel | None:
     key = key.lower()
-    for channel in platform_channels(platform):
+    for channel in platform_channels(platform) if channels is None else channels:
         if key in {channel.routing_key.lower(), channel.name.lower()}:
             return channel
     return None
 
 
-def _apply(platform: str, item) -> str:
+def _apply(platform: str, item, channels: list[Channel]) -> str:
     from inbox.services.messages import (
         message_apply_status,
         message_apply_watermark,
@@ -83,7 +83,7 @@ def _apply(platform: str, item) -> str:
 
     if isinstance(item, Ignored):
         return "ignored"
-    channel = _route(platform, item.channel_key)
+    channel = _route(platform, item.channel_key, channels)
     if channel is None:
         log.warning("no channel for routing key", platform=platform, routing_key=item.channel_key)
         return "unrouted"
@@ -130,11 +130,12 @@ def event_process(*, event_id: int) -> str:
             adapter = get_adapter(event.platform)
             request = _request_of(event)
             items = _sms_route_fix(event.platform, request, adapter.parse(request=request))
-            outcomes = [_apply(event.platform, item) for item in items]
+            channels = platform_channels(event.platform)  # read once per event, fresh
+            outcomes = [_apply(event.platform, item, channels) for item in items]
             event.state = "processed" if any(o == "applied" for o in outcomes) or not outcomes else "ignored"
             event.processed_at = timezone.now()
             event.attempts += 1
-            event.channel = next((_route(event.platform, i.channel_key) for i in items if hasattr(i, "channel_key")), None)
+            event.channel = next((_route(event.platform, i.channel_key, channels) for i in items if hasattr(i, "channel_key")), None)
             event.save(update_fields=["state", "processed_at", "attempts", "channel"])
         log.info("webhook processed", webhook_event=event_id, platform=event.platform, items=len(items), state=event.state)
         return event.state
@@ -160,7 +161,9 @@ def events_sweep(*, older_than_seconds: int = 30) -> int:
     return done
 
 
-_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
+# Processing waits on PostgreSQL round trips far more than it computes: 8 threads keep the
+# database busy without starving the event loop (bench/RESULTS.md).
+_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
 _pending: set[Future] = set()
 
 
