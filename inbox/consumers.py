@@ -21,10 +21,9 @@ from core.ws_auth import (
     CLOSE_TOO_MANY,
     CLOSE_UNAUTHENTICATED,
     ticket_from_scope,
-    ticket_redeem,
 )
 from inbox import socket_actions
-from inbox.socket_state import last_seq, replay_after, socket_identity
+from inbox.socket_state import connect_identity, replay_after, socket_opened
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -34,29 +33,22 @@ class InboxConsumer(AsyncWebsocketConsumer):
         await self.accept()
         if not self.scope.get("origin_ok", False):
             return await self.close(code=CLOSE_FORBIDDEN)
-        user = self.scope.get("user")
         ticket = ticket_from_scope(self.scope)
-        if ticket:
-            user = await database_sync_to_async(ticket_redeem)(key=ticket)
-        if user is None or not user.is_authenticated:
-            return await self.close(code=CLOSE_UNAUTHENTICATED)
-        identity = await database_sync_to_async(socket_identity)(user=user, session=self.scope.get("session"), via_ticket=bool(ticket))
+        identity = await database_sync_to_async(connect_identity)(
+            user=self.scope.get("user"), ticket=ticket, session=self.scope.get("session"))
         if identity is None:
             return await self.close(code=CLOSE_UNAUTHENTICATED)
-        self.user_id, self.identity = user.id, identity
-        self.user = user
+        self.user_id, self.identity, self.user = identity.user_id, identity, identity.user
         self.groups_joined = identity.groups
         for group in identity.groups:
             await self.channel_layer.group_add(group, self.channel_name)
         # Read the cursor only once subscribed: every later event then arrives live (or by gap fill).
-        identity.last_seq = await database_sync_to_async(last_seq)(user.id)
+        identity.last_seq = await database_sync_to_async(socket_opened)(identity=identity)
         self.delivered = identity.last_seq
         self.action_times: list[float] = []
         presence.register(self)
-        await self.send_json({"event": "ready", "seq": None, "data": {"seq": identity.last_seq, "user_id": user.id}})
+        await self.send_json({"event": "ready", "seq": None, "data": {"seq": identity.last_seq, "user_id": identity.user_id}})
         self.heartbeat = asyncio.ensure_future(self._heartbeat())
-        if identity.rep_id:
-            await database_sync_to_async(presence.socket_opened)(rep_id=identity.rep_id)
 
     async def disconnect(self, code):
         if not self.user_id:

@@ -13,6 +13,7 @@ from inbox.selectors import rep_of
 
 @dataclass
 class SocketIdentity:
+    user: object
     user_id: int
     rep_id: int | None
     groups: list[str]
@@ -35,7 +36,27 @@ def socket_identity(*, user, session, via_ticket: bool) -> SocketIdentity | None
     if user.is_superuser:
         groups.append(ADMIN_GROUP)
     session_key = None if via_ticket or session is None else session.session_key
-    return SocketIdentity(user.id, rep.id if rep else None, groups, 0, user.password, session_key)
+    return SocketIdentity(user, user.id, rep.id if rep else None, groups, 0, user.password, session_key)
+
+
+def connect_identity(*, user, ticket: str, session) -> SocketIdentity | None:
+    """One thread hop for the whole authentication of a new socket: ticket or session user."""
+    from core.ws_auth import ticket_redeem
+
+    if ticket:
+        user = ticket_redeem(key=ticket)
+    if user is None or not user.is_authenticated:
+        return None
+    return socket_identity(user=user, session=session, via_ticket=bool(ticket))
+
+
+def socket_opened(*, identity: SocketIdentity) -> int:
+    """After joining the groups: mark the rep online and return the cursor to start from."""
+    from core import presence
+
+    if identity.rep_id:
+        presence.socket_opened(rep_id=identity.rep_id)
+    return last_seq(identity.user_id)
 
 
 def last_seq(user_id: int) -> int:
