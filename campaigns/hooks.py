@@ -1,19 +1,53 @@
-"""What the inbox tells campaigns: replies stop sequences; statuses move recipient states."""
+"""What the inbox tells campaigns: replies stop sequences; statuses move recipient states; both
+move the contact's lead score."""
 from __future__ import annotations
+
+from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
 
 RECIPIENT_STATE_FOR_STATUS = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
+# A recipient's state only moves forward, like its message's status.
+STATE_RANK = {"scheduled": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
 def on_contact_replied(*, contact_id: int, at) -> int:
-    """A reply on any channel stops every pending follow-up step of the contact's sequences."""
-    return CampaignRecipient.objects.filter(contact_id=contact_id, step__gt=0, state="scheduled").update(
-        state="cancelled", reason="contact replied"
-    )
+    """A reply on any channel stops every pending follow-up step of the contact's sequences at
+    once (their messages are withdrawn), marks the campaign messages it answers, and rescores."""
+    from campaigns.services.scores import contact_rescore
+    from campaigns.services.sequences import sequence_stop
+
+    at = at or timezone.now()
+    stopped = sequence_stop(contact_id=contact_id, at=at)
+    CampaignRecipient.objects.filter(contact_id=contact_id, replied_at__isnull=True, sent_at__lte=at,
+                                     state__in=["sent", "delivered", "read"]).update(replied_at=at)
+    contact_rescore(contact_id=contact_id)
+    return stopped
 
 
 def on_message_status(*, recipient_id: int, status: str) -> None:
+    from campaigns.services.scores import contact_rescore
+    from inbox.models import Message
+
     state = RECIPIENT_STATE_FOR_STATUS.get(status)
-    if state:
-        CampaignRecipient.objects.filter(pk=recipient_id).update(state=state)
+    if not state:
+        return
+    row = CampaignRecipient.objects.filter(pk=recipient_id).values_list("contact_id", "message_id").first()
+    if row is None:
+        return
+    contact_id, message_id = row
+    message = Message.objects.filter(pk=message_id).values_list("sent_at", "error_code", "error_title").first()
+    sent_at, error_code, error_title = message or (None, "", "")
+    recipients = CampaignRecipient.objects.filter(pk=recipient_id)
+    if state == "failed":
+        moved = recipients.filter(state__in=["scheduled", "sent"]).update(state="failed", reason=(error_code or error_title or "failed")[:200])
+    else:
+        behind = [s for s, rank in STATE_RANK.items() if rank < STATE_RANK[state]]
+        moved = recipients.filter(state__in=behind).update(state=state)
+        if state == "sent" and moved:
+            recipients.update(sent_at=sent_at or timezone.now())  # this attempt's send, also after a re-plan
+        else:
+            recipients.filter(sent_at__isnull=True).update(sent_at=sent_at or timezone.now())
+    if moved and state in ("delivered", "read"):
+        contact_rescore(contact_id=contact_id)
+

@@ -92,6 +92,10 @@ def quiet_ends(*, at: datetime, tz: str, quiet: LocalHours | None) -> datetime:
         end_day += timedelta(days=1)
     first = local_instant(day=end_day, at=quiet.end, tz=tz)
     if first > at:
+        if quiet.contains(first.astimezone(zone).time()):
+            # The free stretch after quiet.end fell wholly into that day's spring-forward gap
+            # (quiet 00:15-00:00 in Santiago on 2026-09-06): quiet runs on to the next end.
+            return quiet_ends(at=first, tz=tz, quiet=quiet)
         return first
     # `at` is in the second pass of a repeated hour, past the first occurrence of the end.
     second = datetime.combine(end_day, quiet.end, tzinfo=zone).replace(fold=1)
@@ -119,3 +123,81 @@ def spread_by_capacity(*, recipients: int, capacities: dict[int, int]) -> dict[i
     for rep in by_remainder[:left]:
         shares[rep] += 1
     return shares
+
+
+KEPT, NARROWED, SKIPPED = "kept", "narrowed", "skipped"
+
+
+def clip_kind(
+    *, window_start: datetime, window_end: datetime, tz: str, allowed: LocalHours | None
+) -> tuple[str, list[tuple[datetime, datetime]], str]:
+    """(kept | narrowed | skipped, the contact's intervals, the skip reason): kept when the
+    allowed hours cover the whole campaign window in the contact's zone."""
+    got = contact_send_window(window_start=window_start, window_end=window_end, tz=tz, allowed=allowed)
+    if isinstance(got, str):
+        return SKIPPED, [], got
+    whole = contact_send_window(window_start=window_start, window_end=window_end, tz=tz, allowed=None)
+    return (KEPT if got == whole else NARROWED), got, ""
+
+
+def next_interval(
+    intervals: list[tuple[datetime, datetime]], *, after: datetime
+) -> tuple[datetime, datetime] | None:
+    """The first interval still open at `after`, starting no earlier than `after`."""
+    for lo, hi in intervals:
+        if hi > after:
+            return (max(lo, after), hi)
+    return None
+
+
+def interleave(counts: dict[int, int]) -> list[int]:
+    """Rep ids, each as many times as its count, spread evenly through the sequence, so that
+    recipients sorted by time alternate between reps in proportion instead of one rep getting
+    every early contact: a rep's k-th place sits at (k + 1/2) / count (division is correctly
+    rounded, so equal fractions tie exactly). Ties go to the lower id."""
+    if any(c < 0 for c in counts.values()):
+        raise ValueError("counts must not be negative")
+    places = [((2 * k + 1) / (2 * count), rep) for rep, count in counts.items() for k in range(count)]
+    return [rep for _, rep in sorted(places)]
+
+
+def stagger_by_capacity(
+    *, windows: list[tuple[datetime, datetime]], days: list[tuple[list[tuple[datetime, datetime]], int]]
+) -> list[tuple[datetime, int] | None]:
+    """When each of a rep's recipients should fall due so that no shift day is promised more
+    sends than it has left: `windows` in serving order, `days` as (that shift day's open
+    intervals, sends left) in time order. A recipient takes the first day with sends left whose
+    shift overlaps its window: (its window's start, day) when that is the first day that could
+    serve it at all, else (the day's first opening inside the window, day); None when no day
+    can take it (the dispatcher then decides at the window's start). A queue longer than a day's
+    capacity thus waits for its own day instead of being claimed and deferred every morning."""
+    left = [remaining for _, remaining in days]
+    first = 0
+    out: list[tuple[datetime, int] | None] = []
+    full_days_meet: dict[tuple, bool] = {}  # windows repeat (one per zone and allowed hours): ask once
+    for lo, hi in windows:
+        while first < len(days) and left[first] <= 0:
+            first += 1
+        found = None
+        key = (lo, hi, first)
+        earlier_could = full_days_meet.get(key)
+        if earlier_could is None:
+            earlier_could = full_days_meet[key] = any(_opening(days[i][0], lo, hi) is not None for i in range(first))
+        for i in range(first, len(days)):
+            intervals = days[i][0]
+            if intervals and intervals[0][0] >= hi:
+                break
+            opening = _opening(intervals, lo, hi)
+            if opening is None:
+                continue
+            if left[i] > 0:
+                left[i] -= 1
+                found = (lo if not earlier_could else opening, i)
+                break
+            earlier_could = True
+        out.append(found)
+    return out
+
+
+def _opening(intervals: list[tuple[datetime, datetime]], lo: datetime, hi: datetime) -> datetime | None:
+    return next((max(lo, opens) for opens, closes in intervals if opens < hi and closes > lo), None)

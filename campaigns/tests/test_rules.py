@@ -248,3 +248,11 @@ def test_spread_sums_to_n_within_proportional_bounds(recipients, capacities):
         assert quota_floor <= got[rep] <= quota_floor + (1 if fraction else 0)
         if cap == 0:
             assert got[rep] == 0
+
+
+def test_quiet_end_inside_a_spring_forward_gap_moves_to_the_next_day():
+    # Santiago springs forward at midnight: on 2026-09-06 00:00-01:00 does not exist, so the only
+    # free quarter hour of 00:15-00:00 quiet hours vanishes and quiet runs on to the 7th.
+    quiet = LocalHours(start=time(0, 15), end=time(0))
+    at = utc(2026, 9, 5, 4, 15)
+    assert quiet_ends(at=at, tz="America/Santiago", quiet=quiet) == utc(2026, 9, 7, 3)

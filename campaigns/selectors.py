@@ -1,0 +1,218 @@
+"""Reads shared by the campaign API, commands, services and reports."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime
+
+from django.db.models import Count, Min, Q, QuerySet
+from django.db.models.functions import ExtractHour, TruncHour
+
+from campaigns.models import Campaign, CampaignRecipient
+from inbox.models import Contact, Message
+from inbox.selectors import rep_of
+from salesreps import rules as rep_rules
+from salesreps.models import ActivityRecord, DailyAllowance, SalesRep, SalesRepChannel, SalesRepChannelActivity
+from salesreps.services import max_capacity, schedule_for
+
+PENDING_MESSAGE = ("queued", "deferred", "sending")
+REACHED = ("sent", "delivered", "read")
+
+
+# ---- who sees what -----------------------------------------------------------------------------
+
+
+def can_manage_campaigns(user) -> bool:
+    if not user or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    rep = rep_of(user)
+    return rep is not None and rep.is_manager
+
+
+def campaigns_for(user) -> QuerySet[Campaign]:
+    """Admins see every campaign; a manager those made by their team (or by themselves)."""
+    if not can_manage_campaigns(user):
+        return Campaign.objects.none()
+    if user.is_superuser:
+        return Campaign.objects.all()
+    rep = rep_of(user)
+    if rep.team_id is None:
+        return Campaign.objects.filter(created_by=user)
+    team_users = SalesRep.objects.filter(team_id=rep.team_id).values("user_id")
+    return Campaign.objects.filter(Q(created_by=user) | Q(created_by__in=team_users))
+
+
+# ---- audience ----------------------------------------------------------------------------------
+
+
+def audience_contacts(audience: dict) -> QuerySet[Contact]:
+    """Contacts matching a normalized audience filter; opted-out contacts never match."""
+    contacts = Contact.objects.filter(opted_out=False)
+    if audience.get("tags_any"):
+        contacts = contacts.filter(tags__overlap=audience["tags_any"])
+    if audience.get("tags_all"):
+        contacts = contacts.filter(tags__contains=audience["tags_all"])
+    if audience.get("operator_code"):
+        contacts = contacts.filter(operator_code__in=audience["operator_code"])
+    if audience.get("country"):
+        contacts = contacts.filter(country__in=audience["country"])
+    if audience.get("min_score") is not None:
+        contacts = contacts.filter(lead_score__gte=audience["min_score"])
+    return contacts
+
+
+def reachable_on(contacts: QuerySet[Contact], channel) -> QuerySet[Contact]:
+    """Leaves out contacts who opted out of the channel's kind (preferences["opt_outs"]), whom
+    dispatch would refuse anyway ("opted_out_channel")."""
+    # has_key first: for contacts without the key the containment is NULL, and NOT NULL drops the row.
+    return contacts.exclude(Q(preferences__has_key="opt_outs") & Q(preferences__opt_outs__contains=[channel.kind]))
+
+
+# ---- reps and their capacity -----------------------------------------------------------------
+
+
+def channel_rep_channels(channel_id: int) -> list[SalesRepChannel]:
+    """The channel's rep-channels whose rep can work (active user)."""
+    return list(
+        SalesRepChannel.objects.filter(channel_id=channel_id, rep__user__is_active=True)
+        .select_related("rep", "channel").order_by("rep_id")
+    )
+
+
+def _message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity | None:
+    return (SalesRepChannelActivity.objects.filter(rep_channel=rep_channel, activity__name="message")
+            .select_related("activity").first())
+
+
+def rep_capacity_days(*, rep_channel: SalesRepChannel, start: datetime, end: datetime, now: datetime,
+                      horizon_days: int = 62) -> list[tuple[list[tuple[datetime, datetime]], int]]:
+    """The rep-channel's shift days with an open shift between `start` and `end` (from now on),
+    each as (its open intervals, sends it has left): the day's allowance (warm-up ramp; stored
+    days as stored) within the cap, less what the ledger already holds. Writes nothing."""
+    if not rep_channel.is_available or not rep_channel.rep.is_available:
+        return []
+    activity = _message_activity(rep_channel)
+    cap = max_capacity(rep_channel, activity)
+    if cap == 0:
+        return []
+    schedule = schedule_for(rep_channel, activity)
+    begin = max(start, now)
+    if end <= begin:
+        return []
+    days_after = min(horizon_days, (end - begin).days + 2)
+    intervals: dict[date, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for opens, closes, day in rep_rules.shift_intervals(schedule=schedule, around=begin, days_after=days_after):
+        if closes > begin and opens < end:
+            intervals[day].append((max(opens, begin), closes))
+    days = sorted(intervals)
+    if not days:
+        return []
+    owner = activity if activity is not None and activity.max_capacity is not None else None
+    rows = DailyAllowance.objects.filter(rep_channel=rep_channel, rep_channel_activity=owner)
+    stored = dict(rows.filter(day__gte=days[0], day__lte=days[-1]).values_list("day", "allowance"))
+    previous = rows.filter(day__lt=days[0]).order_by("-day").values_list("allowance", flat=True).first()
+    used: dict[date, int] = {}
+    if activity is not None:
+        used = dict(ActivityRecord.objects.filter(rep_channel_activity=activity, shift_day__in=days)
+                    .values("shift_day").annotate(n=Count("id")).values_list("shift_day", "n"))
+    out = []
+    for day in days:
+        allowance = stored.get(day)
+        if allowance is None:
+            allowance = rep_rules.next_allowance(previous=previous, max_capacity=cap, warmup_start=rep_channel.warmup_start,
+                                                 warmup_step=rep_channel.warmup_step)
+        previous = allowance
+        out.append((sorted(intervals[day]), rep_rules.remaining(allowance=min(allowance, cap), used=used.get(day, 0))))
+    return out
+
+
+# ---- statistics --------------------------------------------------------------------------------
+
+
+def campaign_messages(campaign_id: int) -> QuerySet[Message]:
+    return Message.objects.filter(
+        pk__in=CampaignRecipient.objects.filter(campaign_id=campaign_id, message_id__isnull=False).values("message_id")
+    )
+
+
+def _effective_states(recipients: QuerySet[CampaignRecipient]) -> tuple[Counter, dict[str, Counter]]:
+    """Recipient counts by state and reasons. A scheduled recipient whose message the dispatcher
+    refused (opt-out, provider) counts as failed with the message's reason, even before the
+    periodic sync writes that onto the recipient row."""
+    states: Counter = Counter()
+    reasons: dict[str, Counter] = defaultdict(Counter)
+    for state, reason, n in recipients.values_list("state", "reason").annotate(n=Count("id")).order_by():
+        states[state] += n
+        if state in ("skipped", "failed", "cancelled"):
+            reasons[state][reason or "unknown"] += n
+    refused = (Message.objects.filter(pk__in=recipients.filter(state="scheduled").values("message_id"),
+                                      status__in=["failed", "cancelled"])
+               .values_list("status", "error_code").annotate(n=Count("id")).order_by())
+    for status, code, n in refused:
+        states["scheduled"] -= n
+        states[status] += n
+        reasons[status][code or status] += n
+    return states, reasons
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    recipients = CampaignRecipient.objects.filter(campaign=campaign)
+    states, reasons = _effective_states(recipients)
+    by_state = {state: states.get(state, 0) for state in CampaignRecipient.State.values}
+    clips = dict(recipients.exclude(clip="").values_list("clip").annotate(n=Count("id")).order_by())
+    steps = {str(step): n for step, n in recipients.values_list("step").annotate(n=Count("id")).order_by("step")}
+    reps = {rep.id: rep.full_name for rep in SalesRep.objects.filter(pk__in=recipients.values("rep_id"))}
+    per_rep: dict[int | None, dict] = {}
+    for rep_id, state, n in recipients.values_list("rep_id", "state").annotate(n=Count("id")).order_by("rep_id"):
+        row = per_rep.setdefault(rep_id, {"rep_id": rep_id, "rep_name": reps.get(rep_id, ""), "total": 0,
+                                          **dict.fromkeys(CampaignRecipient.State.values, 0)})
+        row[state] += n
+        row["total"] += n
+    hourly = (recipients.filter(sent_at__isnull=False).annotate(hour=TruncHour("sent_at")).values("hour")
+              .annotate(sent=Count("id"), delivered=Count("id", filter=Q(state__in=["delivered", "read"])),
+                        read=Count("id", filter=Q(state="read")))
+              .order_by("hour"))
+    reached = sum(by_state[s] for s in REACHED)
+    delivered = by_state["delivered"] + by_state["read"]
+    first = recipients.filter(state="scheduled").aggregate(at=Min("window_start"))["at"]
+    return {
+        "campaign_id": campaign.id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "recipients": sum(by_state.values()),
+        "by_state": by_state,
+        "reasons": {state: dict(counter.most_common()) for state, counter in sorted(reasons.items()) if counter},
+        "clip": {kind: clips.get(kind, 0) for kind in CampaignRecipient.Clip.values},
+        "by_step": steps,
+        "replied": recipients.filter(replied_at__isnull=False).count(),
+        "delivery_rate": round(delivered / reached, 4) if reached else None,
+        "next_send_at": first.isoformat() if first else None,
+        "per_rep": list(per_rep.values()),
+        "per_hour": [{"hour": row["hour"].isoformat(), "sent": row["sent"], "delivered": row["delivered"], "read": row["read"]}
+                     for row in hourly],
+    }
+
+
+def daily_figures(*, since: datetime, until: datetime) -> dict:
+    """What the daily e-mail reports: campaigns created, campaign messages sent and delivered
+    (read counts as delivered), and the busiest hour (UTC) of sending, for [since, until)."""
+    created = list(Campaign.objects.filter(created_at__gte=since, created_at__lt=until).order_by("created_at")
+                   .values_list("name", flat=True))
+    sent = CampaignRecipient.objects.filter(sent_at__gte=since, sent_at__lt=until)
+    total = sent.count()
+    delivered = sent.filter(state__in=["delivered", "read"]).count()
+    busiest = (sent.annotate(hour=ExtractHour("sent_at")).values("hour").annotate(n=Count("id"))
+               .order_by("-n", "hour").first())
+    return {
+        "since": since,
+        "until": until,
+        "campaigns_created": len(created),
+        "campaign_names": created,
+        "messages_sent": total,
+        "delivered": delivered,
+        "delivery_rate": delivered / total if total else None,
+        "busiest_hour": busiest["hour"] if busiest else None,
+        "busiest_hour_sent": busiest["n"] if busiest else 0,
+    }
+

@@ -1,0 +1,317 @@
+"""Campaign lifecycle: create and edit drafts, start (expand), pause, resume, cancel, complete.
+
+draft → scheduled (expanded; messages queued for each contact's window) → running (first
+window open or first send) → completed (nothing left to send or plan); scheduled / running ⇄
+paused; anything not finished → cancelled.
+
+Pause parks unsent messages as `deferred` with defer_code "campaign_paused" and a due time far
+ahead (PAUSED_UNTIL), so claim_due never picks them and the rows keep their planned window;
+resume puts them back to `queued` at their window start (or now, if that has passed: dispatch
+then re-plans them into the contact's next window). Cancel withdraws them (status cancelled)
+and marks their recipients cancelled. A message a worker already claimed (status sending) when
+the campaign is paused or cancelled is held by decide()'s campaign check instead.
+Bulk status changes send no per-message socket event: a 100,000-row campaign must not flood
+the reps' inboxes; the inbox shows the new statuses on its next load.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
+from campaigns.selectors import audience_contacts, channel_rep_channels
+from campaigns.services.planning import ZONE_BEHIND, PlanResult
+from campaigns.validation import missing_variables, normalize_audience
+from core.logs import entity_log
+from inbox.models import Message, Template
+from salesreps.models import Channel
+
+log = entity_log("campaigns")
+PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
+PAUSED_CODE, PAUSED_REASON = "campaign_paused", "campaign paused"
+UNSENT = ("queued", "deferred")
+CAMPAIGN_FIELDS = ("name", "channel", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap")
+
+
+class CampaignNotFound(Exception):
+    pass
+
+
+# ---- checks ----------------------------------------------------------------------------------
+
+
+def _texts(text: str, template: Template | None) -> list[str]:
+    if template is not None:
+        return [template.body, *template.translations.values()]
+    return [text]
+
+
+def _check_content(*, what: str, text: str, template: Template | None, variables: dict, required: bool) -> None:
+    if text.strip() and template is not None:
+        raise ValueError(f"{what}: give a text or a template, not both")
+    if not text.strip() and template is None:
+        if required:
+            raise ValueError(f"{what}: give a text or a template")
+        return
+    if len(text) > 4096:
+        raise ValueError(f"{what}: text is longer than 4096 characters")
+    missing = missing_variables(_texts(text, template), variables)
+    if missing:
+        source = f"template {template.name!r}" if template is not None else "text"
+        raise ValueError(f"{what}: {source} is missing variables: {', '.join(missing)} (add them to variables)")
+
+
+def _check_channel(channel: Channel, what: str = "channel") -> None:
+    if not channel.is_active:
+        raise ValueError(f"{what} {channel.name!r} is not active")
+    if not channel_rep_channels(channel.id):
+        raise ValueError(f"{what} {channel.name!r} has no reps: add a rep to it before running a campaign")
+
+
+def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], audience_required: bool = True) -> None:
+    """Every problem of a campaign's input, raised as ValueError naming it (the API answers 400)."""
+    if not campaign.name.strip():
+        raise ValueError("name is empty")
+    if campaign.end_at <= campaign.start_at:
+        raise ValueError("end_at must be after start_at")
+    if campaign.daily_cap is not None and campaign.daily_cap < 1:
+        raise ValueError("daily_cap must be at least 1 (leave it empty for no cap)")
+    if not isinstance(campaign.variables, dict) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in campaign.variables.values()):
+        raise ValueError("variables must map names to text or numbers")
+    campaign.audience = normalize_audience(campaign.audience)
+    _check_content(what="campaign", text=campaign.text, template=campaign.template, variables=campaign.variables, required=True)
+    _check_channel(campaign.channel)
+    numbers = sorted(s["number"] for s in steps)
+    if numbers != list(range(1, len(steps) + 1)):
+        raise ValueError(f"steps must be numbered 1, 2, 3… without gaps (got {numbers})")
+    for step in steps:
+        what = f"step {step['number']}"
+        if step.get("stop_on", "reply") not in ("reply", "read"):
+            raise ValueError(f"{what}: stop_on must be 'reply' or 'read'")
+        _check_content(what=what, text=step.get("text", ""), template=step.get("template"), variables=campaign.variables,
+                       required=False)
+        if step.get("channel") is not None:
+            _check_channel(step["channel"], f"{what}: channel")
+    start, end = wall_clock(campaign.start_at), wall_clock(campaign.end_at)
+    previous_end = None
+    for slot in sorted(slots, key=lambda s: s["start_at"]):
+        lo, hi = wall_clock(slot["start_at"]), wall_clock(slot["end_at"])
+        if hi <= lo:
+            raise ValueError(f"slot {lo:%Y-%m-%d %H:%M}: end_at must be after start_at")
+        if lo < start or hi > end:
+            raise ValueError(f"slot {lo:%Y-%m-%d %H:%M}–{hi:%Y-%m-%d %H:%M} lies outside the campaign window")
+        if previous_end is not None and lo < previous_end:
+            raise ValueError(f"slot {lo:%Y-%m-%d %H:%M} overlaps the slot before it")
+        previous_end = hi
+    if audience_required and not audience_contacts(campaign.audience).exists():
+        raise ValueError("audience matches no contacts (opted-out contacts never match): widen the filters")
+
+
+# ---- drafts ----------------------------------------------------------------------------------
+
+
+def _write_children(campaign: Campaign, steps: list[dict] | None, slots: list[dict] | None) -> None:
+    if steps is not None:
+        campaign.steps.all().delete()
+        CampaignStep.objects.bulk_create(CampaignStep(campaign=campaign, **step) for step in steps)
+    if slots is not None:
+        campaign.slots.all().delete()
+        CampaignSlot.objects.bulk_create(CampaignSlot(campaign=campaign, **slot) for slot in slots)
+
+
+@transaction.atomic
+def campaign_create(*, user, data: dict) -> Campaign:
+    """A draft campaign; `data` holds the model fields plus `steps` and `slots` (lists of dicts)."""
+    steps, slots = list(data.get("steps") or []), list(data.get("slots") or [])
+    campaign = Campaign(created_by=user if user and user.is_authenticated else None,
+                        **{k: data[k] for k in CAMPAIGN_FIELDS if k in data})
+    campaign.text = campaign.text or ""
+    campaign_check(campaign=campaign, steps=steps, slots=slots)
+    campaign.save()
+    _write_children(campaign, steps, slots)
+    log.info("campaign created", campaign=campaign.id, by_user=getattr(user, "id", None))
+    return campaign
+
+
+def _locked(campaign_id: int) -> Campaign:
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("channel", "template").filter(pk=campaign_id).first()
+    if campaign is None:
+        raise CampaignNotFound(f"campaign {campaign_id} not found")
+    return campaign
+
+
+@transaction.atomic
+def campaign_update(*, campaign_id: int, data: dict) -> Campaign:
+    campaign = _locked(campaign_id)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise ValueError(f"campaign is {campaign.status}: only a draft can be edited")
+    for key in CAMPAIGN_FIELDS:
+        if key in data:
+            setattr(campaign, key, data[key])
+    steps = data.get("steps")
+    slots = data.get("slots")
+    current_steps = [{"number": s.number, "delay_hours": s.delay_hours, "channel": s.channel, "text": s.text,
+                      "template": s.template, "stop_on": s.stop_on} for s in campaign.steps.select_related("channel", "template")]
+    current_slots = [{"start_at": s.start_at, "end_at": s.end_at} for s in campaign.slots.all()]
+    campaign_check(campaign=campaign, steps=current_steps if steps is None else steps,
+                   slots=current_slots if slots is None else slots)
+    campaign.save()
+    _write_children(campaign, steps, slots)
+    log.info("campaign updated", campaign=campaign.id)
+    return campaign
+
+
+@transaction.atomic
+def campaign_delete(*, campaign_id: int) -> None:
+    campaign = _locked(campaign_id)
+    if campaign.status != Campaign.Status.DRAFT:
+        raise ValueError(f"campaign is {campaign.status}: only a draft can be deleted (cancel it instead)")
+    campaign.delete()
+    log.info("campaign deleted", campaign=campaign_id)
+
+
+# ---- start -----------------------------------------------------------------------------------
+
+
+def campaign_start(*, campaign_id: int, now: datetime | None = None,
+                   progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None) -> PlanResult:
+    """Expand a draft into one recipient per audience contact and queue their messages; all or
+    nothing (one transaction under the campaign row lock). Bad input raises ValueError."""
+    from campaigns.services.expansion import campaign_expand
+    from inbox.services.outbound import message_enqueue
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = _locked(campaign_id)
+        if campaign.status != Campaign.Status.DRAFT:
+            raise ValueError(f"campaign is {campaign.status}: only a draft can be started")
+        steps = [{"number": s.number, "delay_hours": s.delay_hours, "channel": s.channel, "text": s.text,
+                  "template": s.template, "stop_on": s.stop_on} for s in campaign.steps.select_related("channel", "template")]
+        slots = [{"start_at": s.start_at, "end_at": s.end_at} for s in campaign.slots.all()]
+        campaign_check(campaign=campaign, steps=steps, slots=slots)
+        if wall_clock(campaign.end_at) + ZONE_BEHIND <= now.astimezone(UTC).replace(tzinfo=None):
+            raise ValueError("the campaign window has already passed in every time zone: move end_at later")
+        result = campaign_expand(campaign=campaign, now=now, progress=progress, on_total=on_total)
+        if result.scheduled == 0:
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(result.reasons.items()))
+            raise ValueError(f"no contact of the audience can be reached in the campaign window ({reasons})")
+        campaign.status, campaign.started_at = Campaign.Status.SCHEDULED, now
+        campaign.save(update_fields=["status", "started_at", "audience"])
+        message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
+    log.info("campaign started", campaign=campaign.id, scheduled=result.scheduled, skipped=result.skipped)
+    return result
+
+
+# ---- pause / resume / cancel -----------------------------------------------------------------
+
+
+def _unsent(campaign_id: int):
+    return Message.objects.filter(
+        pk__in=CampaignRecipient.objects.filter(campaign_id=campaign_id, message_id__isnull=False).values("message_id"),
+        status__in=UNSENT,
+    )
+
+
+@transaction.atomic
+def campaign_pause(*, campaign_id: int) -> int:
+    campaign = _locked(campaign_id)
+    if not campaign.is_live:
+        raise ValueError(f"campaign is {campaign.status}: only a scheduled or running campaign can be paused")
+    parked = _unsent(campaign_id).update(status="deferred", due_at=PAUSED_UNTIL, defer_code=PAUSED_CODE,
+                                         defer_reason=PAUSED_REASON, lease_until=None)
+    campaign.status = Campaign.Status.PAUSED
+    campaign.save(update_fields=["status"])
+    log.info("campaign paused", campaign=campaign.id, messages=parked)
+    return parked
+
+
+@transaction.atomic
+def campaign_resume(*, campaign_id: int, now: datetime | None = None) -> int:
+    from inbox.services.outbound import message_enqueue
+
+    now = now or timezone.now()
+    campaign = _locked(campaign_id)
+    if campaign.status != Campaign.Status.PAUSED:
+        raise ValueError(f"campaign is {campaign.status}: only a paused campaign can be resumed")
+    window_start = CampaignRecipient.objects.filter(message_id=OuterRef("pk")).values("window_start")[:1]
+    requeued = _unsent(campaign_id).filter(defer_code=PAUSED_CODE).update(
+        status="queued", due_at=Greatest(Subquery(window_start), now), defer_code="", defer_reason="",
+    )
+    reached = CampaignRecipient.objects.filter(campaign=campaign, sent_at__isnull=False).exists()
+    campaign.status = Campaign.Status.RUNNING if reached else Campaign.Status.SCHEDULED
+    campaign.save(update_fields=["status"])
+    message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
+    log.info("campaign resumed", campaign=campaign.id, messages=requeued)
+    return requeued
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign_id: int, now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    campaign = _locked(campaign_id)
+    if campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
+        raise ValueError(f"campaign is already {campaign.status}")
+    withdrawn = _unsent(campaign_id).update(status="cancelled", defer_code="", defer_reason="campaign cancelled",
+                                            lease_until=None, status_at=now)
+    CampaignRecipient.objects.filter(campaign=campaign, state="scheduled").update(state="cancelled", reason="campaign cancelled")
+    campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
+    campaign.save(update_fields=["status", "finished_at"])
+    log.info("campaign cancelled", campaign=campaign.id, messages=withdrawn)
+    return withdrawn
+
+
+# ---- keeping states true ---------------------------------------------------------------------
+
+
+def recipients_sync_states(*, campaign_ids: list[int]) -> int:
+    """A scheduled recipient whose message the dispatcher refused (opt-out, provider error) or
+    withdrew takes that outcome and its code as reason. Set-based; outbound's own failure path
+    does not call campaign hooks."""
+    if not campaign_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE campaigns_campaignrecipient r
+               SET state = CASE WHEN m.status = 'failed' THEN 'failed' ELSE 'cancelled' END,
+                   reason = LEFT(COALESCE(NULLIF(m.error_code, ''), NULLIF(m.defer_reason, ''), m.status), 200)
+              FROM inbox_message m
+             WHERE m.id = r.message_id AND r.state = 'scheduled' AND m.status IN ('failed', 'cancelled')
+               AND r.campaign_id = ANY(%s)
+            """,
+            [list(campaign_ids)],
+        )
+        return cursor.rowcount
+
+
+def campaigns_advance(*, now: datetime | None = None) -> dict[str, int]:
+    """scheduled → running once a window opened or a message went; running → completed once
+    nothing is scheduled and no follow-up is still to come."""
+    from campaigns.services.sequences import followups_pending
+
+    now = now or timezone.now()
+    live = list(Campaign.objects.filter(status__in=["scheduled", "running"]).values_list("id", flat=True))
+    recipients_sync_states(campaign_ids=live)
+    moved = {"running": 0, "completed": 0}
+    scheduled_rows = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), state="scheduled")
+    started = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), window_start__lte=now)
+    moved["running"] = Campaign.objects.filter(pk__in=live, status="scheduled").filter(Exists(started)).update(status="running")
+    for campaign in Campaign.objects.filter(pk__in=live).exclude(Exists(scheduled_rows)).order_by("id"):
+        with transaction.atomic():
+            locked = _locked(campaign.id)
+            if not locked.is_live or CampaignRecipient.objects.filter(campaign=locked, state="scheduled").exists():
+                continue
+            if followups_pending(campaign=locked, now=now):
+                continue
+            locked.status, locked.finished_at = Campaign.Status.COMPLETED, now
+            locked.save(update_fields=["status", "finished_at"])
+            moved["completed"] += 1
+            log.info("campaign completed", campaign=locked.id)
+    return moved
+

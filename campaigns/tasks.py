@@ -1,0 +1,29 @@
+"""Campaign periodic tasks (core/celery.py beat_schedule): thin, each calls one service."""
+from celery import shared_task
+
+
+@shared_task(ignore_result=True)
+def daily_stats_email() -> int:
+    from campaigns.services.reports import stats_email_send
+
+    figures = stats_email_send()
+    return figures["messages_sent"] if figures else 0
+
+
+@shared_task(ignore_result=True)
+def recycle_slots() -> int:
+    """Recipients whose window (slot) ended unsent move to their next one; then campaigns advance."""
+    from campaigns.services.campaigns import campaigns_advance
+    from campaigns.services.slots import recipients_recycle
+
+    counts = recipients_recycle()
+    campaigns_advance()
+    return counts["recycled"]
+
+
+@shared_task(ignore_result=True)
+def plan_followups() -> int:
+    from campaigns.services.sequences import followups_plan
+
+    return followups_plan()
+

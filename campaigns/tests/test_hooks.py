@@ -1,0 +1,59 @@
+"""What the inbox tells campaigns: statuses move recipients forward; replies and engagement move
+lead scores, and waiting messages take the new score as priority."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns.hooks import on_message_status
+from campaigns.models import CampaignRecipient
+from campaigns.tests.world import make_campaign, make_contact, start, utc, wall
+from inbox.models import ContactIdentity, Message
+from inbox.services.messages import message_receive
+from inbox.services.outbound import dispatch_due_messages
+from inbox.tests.factories import make_channel, make_rep, make_rep_channel
+from platforms.base import InboundMessage
+
+
+@pytest.fixture
+def sent_campaign(db):
+    channel = make_channel()
+    make_rep_channel(make_rep(), channel)
+    contact = make_contact(tags=["hot"])
+    later = make_contact(tags=["hot"])
+    campaign = make_campaign(channel, start=wall(2026, 6, 1, 9), end=wall(2026, 6, 9, 17),
+                             slots=[{"start_at": wall(2026, 6, 1, 9), "end_at": wall(2026, 6, 1, 10)},
+                                    {"start_at": wall(2026, 6, 8, 9), "end_at": wall(2026, 6, 8, 10)}])
+    start(campaign, now=utc(2026, 5, 31))
+    CampaignRecipient.objects.filter(contact=later).update(slot=None)  # planned for later: still waiting
+    Message.objects.filter(conversation__contact=later).update(due_at=utc(2026, 6, 8, 9))
+    dispatch_due_messages(max_seconds=60, now=utc(2026, 6, 1, 9, 5))
+    return {"channel": channel, "campaign": campaign, "contact": contact, "later": later}
+
+
+def test_statuses_move_the_recipient_forward_only_and_engagement_raises_the_score(sent_campaign):
+    row = CampaignRecipient.objects.get(contact=sent_campaign["contact"])
+    assert (row.state, row.sent_at) == ("sent", utc(2026, 6, 1, 9, 5))
+    on_message_status(recipient_id=row.id, status="read")
+    on_message_status(recipient_id=row.id, status="delivered")
+    row.refresh_from_db()
+    assert row.state == "read"
+    sent_campaign["contact"].refresh_from_db()
+    assert sent_campaign["contact"].lead_score == 15 + 1 + 3  # hot, delivered, read
+    on_message_status(recipient_id=row.id, status="failed")
+    row.refresh_from_db()
+    assert row.state == "read"  # a read message does not fail afterwards
+
+
+def test_a_reply_rescores_the_contact_and_reprioritises_waiting_messages(sent_campaign):
+    later = sent_campaign["later"]
+    waiting = Message.objects.get(conversation__contact=later)
+    assert (waiting.status, waiting.priority) == ("queued", 0)  # queued before any score
+    ContactIdentity.objects.create(contact=later, channel=sent_campaign["channel"], external_id="later-1")
+    at = timezone.now() - timedelta(minutes=1)
+    message_receive(channel=sent_campaign["channel"], event=InboundMessage(
+        channel_key="", external_id="in-1", contact_id="later-1", timestamp=at, text="call me"))
+    later.refresh_from_db()
+    assert later.lead_score == 40 + 5 + 15  # replied just now, one reply, hot
+    waiting.refresh_from_db()
+    assert waiting.priority == later.lead_score
