@@ -130,3 +130,21 @@ def _server_settles(request, django_db_blocker):
             if cursor.fetchone()[0] == 0:
                 return
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_pooled_connections(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, close what this process still holds: the webhook
+    processing threads and Django's connection pool keep connections open between tests."""
+    yield
+    from django.db import connections
+
+    from webhooks import pipeline
+
+    pipeline.drain()
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            connection.close()
+            close_pool = getattr(connection, "close_pool", None)
+            if close_pool:
+                close_pool()
