@@ -160,6 +160,9 @@ class PreferencesSerializer(serializers.Serializer):
     language = serializers.CharField()
     opt_ins = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices))
     opt_outs = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices))
+    escalation_channels = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices),
+                                                help_text="Channel kind of each follow-up step, in order.")
+    escalation_delay_hours = serializers.IntegerField(allow_null=True)
     opted_out = serializers.BooleanField(help_text="Opted out of everything (STOP, unsubscribe, complaint or by hand).")
     opted_out_at = serializers.DateTimeField(allow_null=True)
     opt_out_reason = serializers.CharField()
@@ -194,6 +197,8 @@ class ContactSerializer(serializers.Serializer):
                 "allowed_start": _time(c.allowed_start), "allowed_end": _time(c.allowed_end),
                 "quiet_start": _time(c.quiet_start), "quiet_end": _time(c.quiet_end),
                 "opt_ins": list(prefs.get("opt_ins", [])), "opt_outs": list(prefs.get("opt_outs", [])),
+                "escalation_channels": [e for e in prefs.get("escalation_channels", []) if isinstance(e, str)],
+                "escalation_delay_hours": prefs.get("escalation_delay_hours"),
                 "opted_out": c.opted_out, "opted_out_at": _iso(c.opted_out_at), "opt_out_reason": c.opt_out_reason,
             },
             # identities are prefetched (with their channel) by the view: no query per contact
@@ -312,6 +317,9 @@ class PreferencesInputSerializer(serializers.Serializer):
                                     max_length=len(ChannelKind.choices))
     opt_outs = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices), required=False,
                                      max_length=len(ChannelKind.choices))
+    escalation_channels = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices), required=False,
+                                                max_length=10, help_text="Channel kind of each follow-up step, in order.")
+    escalation_delay_hours = serializers.IntegerField(required=False, min_value=1, max_value=24 * 30)
     opted_out = serializers.BooleanField(required=False, help_text="Only managers and admins may set it back to false.")
 
     def validate_timezone(self, value: str) -> str:

@@ -54,7 +54,8 @@ CONTACT_FIELDS = frozenset({
     "name", "phone", "email", "country", "operator_code", "tags", "source", "timezone",
     "allowed_start", "allowed_end", "quiet_start", "quiet_end", "language",
 })
-PREFERENCE_FIELDS = frozenset({"opt_ins", "opt_outs"})
+# Kept in Contact.preferences (JSON); escalation_* drive campaign follow-up steps (campaigns/services/sequences.py).
+PREFERENCE_FIELDS = frozenset({"opt_ins", "opt_outs", "escalation_channels", "escalation_delay_hours"})
 UNSET = object()
 
 

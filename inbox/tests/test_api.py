@@ -452,14 +452,16 @@ def test_list_endpoints_make_the_same_number_of_queries_for_5_or_50_rows(world, 
     assert small == large, (small, large)
 
 
-def test_the_import_command_shares_the_validation(world, tmp_path):
-    from django.core.management import CommandError, call_command
-
-    bad = tmp_path / "bad.csv"
-    bad.write_text("name,phone\nZed,+1\n")
-    with pytest.raises(CommandError):
-        call_command("import_contacts", str(bad), user="alice")
-    good = tmp_path / "good.csv"
-    good.write_text("name,phone,country\nZed,0612340077,FR\n")
-    call_command("import_contacts", str(good), user="alice")
-    assert Contact.objects.get(phone="+33612340077").owner_id == world.rep_a.id
+def test_contact_escalation_preferences_round_trip(world, client):
+    client.force_login(world.rep_a.user)
+    contact = world.conv_a.contact
+    response = client.patch(f"/api/contacts/{contact.id}/", {"preferences": {"escalation_channels": ["sms", "email"],
+                                                                           "escalation_delay_hours": 48}},
+                            content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert response.json()["preferences"]["escalation_channels"] == ["sms", "email"]
+    contact.refresh_from_db()
+    assert contact.preferences["escalation_delay_hours"] == 48
+    bad = client.patch(f"/api/contacts/{contact.id}/", {"preferences": {"escalation_channels": ["fax"]}},
+                       content_type="application/json")
+    assert bad.status_code == 400 and "escalation_channels" in bad.content.decode()
