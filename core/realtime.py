@@ -127,8 +127,18 @@ _publisher = _Publisher()
 
 
 async def _send_all(frames: list) -> None:
+    """Groups in parallel, each group's frames in seq order: a frame overtaking its predecessor
+    would make the socket fetch the "missing" one from the database for nothing."""
     layer = get_channel_layer()
-    await asyncio.gather(*(layer.group_send(group, {"type": "inbox.event", "frame": frame}) for group, frame in frames))
+    by_group: dict[str, list] = {}
+    for group, frame in frames:
+        by_group.setdefault(group, []).append(frame)
+
+    async def send_in_order(group: str, items: list) -> None:
+        for frame in items:
+            await layer.group_send(group, {"type": "inbox.event", "frame": frame})
+
+    await asyncio.gather(*(send_in_order(group, items) for group, items in by_group.items()))
 
 
 def publish(frames: list, *, wait: bool = True) -> None:
