@@ -308,6 +308,8 @@ async def conversation_list(ctx: Ctx) -> None:
         latencies, failed = await _requests(port, url, seeded["token"], s.convlist_requests)
     finally:
         ctx.procs.pop("app").stop()
+        if ctx.procs.get("app-worker"):
+            ctx.procs.pop("app-worker").stop()
     ctx.add("app.convlist", name, params, {**summary(latencies), "failed": failed, "queries_big_rep": counts[0],
                                            "queries_small_rep": counts[1], "seed_s": round(seed_s, 1)},
             status="ok" if not failed else "error", note="" if not failed else f"{failed} requests did not answer 200")

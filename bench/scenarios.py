@@ -8,7 +8,7 @@ from collections import Counter
 
 from bench.config import Ctx
 from bench.load import HttpPool, http_request, now, open_loop, summary
-from bench.procs import CpuWatch, Proc, start_daphne
+from bench.procs import CpuWatch, Proc, start_celery, start_daphne, wait_celery
 from bench.seed import issue_tickets, run_tag, whatsapp_webhook
 from bench.sockets import Fleet, marker
 
@@ -219,6 +219,13 @@ async def start_app(ctx: Ctx) -> tuple[Proc, int]:
         ctx.procs.pop("app").stop()
     await asyncio.to_thread(_flush_redis, ctx.redis_url)
     proc, port = await asyncio.to_thread(start_daphne, "app-daphne", "core.asgi:application", ctx.env, ctx.log_dir)
+    if ctx.env.get("WEBHOOK_PROCESSING", "worker") == "worker":
+        # Webhooks are processed by Celery workers, as `make run` and docker-compose run them.
+        if ctx.procs.get("app-worker"):
+            ctx.procs.pop("app-worker").stop()
+        worker = start_celery("app-worker", ctx.env, ctx.log_dir, concurrency=2)
+        await asyncio.to_thread(wait_celery, [worker])
+        ctx.procs["app-worker"] = worker
     pool = HttpPool(port)
     await pool.request(http_request("GET", "/healthz", port))  # load the URLconf, open the pool
     pool.close()
@@ -229,6 +236,8 @@ async def start_app(ctx: Ctx) -> tuple[Proc, int]:
 async def _stop_app(ctx: Ctx, fleet: Fleet) -> None:
     # Server first: 5,000 graceful disconnects would each run presence code on the server.
     ctx.procs.pop("app").stop()
+    if ctx.procs.get("app-worker"):
+        ctx.procs.pop("app-worker").stop()
     await fleet.close_all()
 
 

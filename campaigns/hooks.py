@@ -2,6 +2,7 @@
 move the contact's lead score."""
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
@@ -17,6 +18,13 @@ def on_contact_replied(*, contact_id: int, at) -> int:
     from campaigns.services.scores import contact_rescore
     from campaigns.services.sequences import sequence_stop
 
+    if not CampaignRecipient.objects.filter(contact_id=contact_id).exists():
+        # In no campaign: no sequence to stop. Its score (recency, replies) is refreshed by a worker
+        # right after commit, so every inbound webhook pays one query here, not a rescore.
+        from campaigns.tasks import rescore_contacts
+
+        transaction.on_commit(lambda: rescore_contacts.delay([contact_id]))
+        return 0
     at = at or timezone.now()
     stopped = sequence_stop(contact_id=contact_id, at=at)
     CampaignRecipient.objects.filter(contact_id=contact_id, replied_at__isnull=True, sent_at__lte=at,

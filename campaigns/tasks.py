@@ -27,3 +27,10 @@ def plan_followups() -> int:
 
     return followups_plan()
 
+
+
+@shared_task(ignore_result=True)
+def rescore_contacts(contact_ids: list[int]) -> int:
+    from campaigns.services.scores import contacts_rescore
+
+    return len(contacts_rescore(contact_ids=contact_ids))

@@ -204,4 +204,10 @@ WS_SESSION_CHECK_SECONDS = 3
 SEND_MIN_GAP_SECONDS = float(env_int("SEND_MIN_GAP_MS", 0 if TESTING else 20000)) / 1000
 SEND_JITTER_SECONDS = float(env_int("SEND_JITTER_MS", 0 if TESTING else 10000)) / 1000
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 120, minimum=5)
+# Where inbound webhooks are processed after they are stored: "worker" (a Celery task; the web
+# process only verifies and stores, measured faster under load in bench/RESULTS.md) or "server"
+# (a thread pool in the web process; no worker needed, used by the tests).
+WEBHOOK_PROCESSING = env_str("WEBHOOK_PROCESSING", "server" if TESTING else "worker")
+if WEBHOOK_PROCESSING not in ("worker", "server"):
+    raise embedded.ServiceError(f"WEBHOOK_PROCESSING={WEBHOOK_PROCESSING!r} must be 'worker' or 'server'")
 PROVIDER_BASE_URLS = {}  # per-platform override of the provider API base URL, set per channel config too

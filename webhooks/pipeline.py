@@ -168,6 +168,14 @@ _pending: set[Future] = set()
 
 
 def process_soon(event_id: int) -> None:
+    """The stored row is already committed: hand it to a worker, or to this process's threads."""
+    from django.conf import settings
+
+    if settings.WEBHOOK_PROCESSING == "worker":
+        from webhooks.tasks import process
+
+        process.delay(event_id)
+        return
     future = _executor.submit(event_process, event_id=event_id)
     _pending.add(future)
     future.add_done_callback(_pending.discard)

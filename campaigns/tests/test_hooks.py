@@ -57,3 +57,23 @@ def test_a_reply_rescores_the_contact_and_reprioritises_waiting_messages(sent_ca
     assert later.lead_score == 40 + 5 + 15  # replied just now, one reply, hot
     waiting.refresh_from_db()
     assert waiting.priority == later.lead_score
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_reply_outside_any_campaign_is_rescored_by_a_worker(celery_worker_proc):
+    import time as clock
+
+    from inbox.models import Contact
+    from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
+
+    rep, channel = make_rep(), make_channel()
+    make_rep_channel(rep, channel)
+    contact = make_conversation(rep, channel, external_id="solo-1").contact
+    assert contact.lead_score == 0
+    message_receive(channel=channel, event=InboundMessage(channel_key="", external_id="solo-in-1", contact_id="solo-1",
+                                                          timestamp=timezone.now(), text="hello?"))
+    deadline = clock.monotonic() + 30
+    while Contact.objects.get(pk=contact.pk).lead_score == 0 and clock.monotonic() < deadline:
+        clock.sleep(0.1)
+    assert Contact.objects.get(pk=contact.pk).lead_score > 0

@@ -60,6 +60,7 @@ def run_check(**env):
     ("LOG_FORMAT", "xml", "LOG_FORMAT='xml' must be 'text' or 'json'"),
     ("CHANNEL_LAYER", "memory", "CHANNEL_LAYER='memory' must be 'pubsub' or 'core'"),
     ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS is set but lists nothing"),
+    ("WEBHOOK_PROCESSING", "later", "WEBHOOK_PROCESSING='later' must be 'worker' or 'server'"),
 ])
 def test_bad_environment_stops_start_up_with_one_line_naming_the_variable(variable, value, message):
     result = run_check(**{variable: value})
