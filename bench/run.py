@@ -28,7 +28,13 @@ def parse(argv):
     p.add_argument("--smoke", action="store_true", help="tiny sizes: finishes in under a minute")
     p.add_argument("--out", help="directory for results.json and RESULTS.md (default: bench/, or bench/out/smoke with --smoke)")
     p.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases among {', '.join(PHASES)}")
+    p.add_argument("--sockets", help="socket counts of the app phase, e.g. 1000 (default: the full ladder)")
     args = p.parse_args(argv)
+    if args.sockets:
+        try:
+            args.sockets = tuple(int(n) for n in args.sockets.split(","))
+        except ValueError:
+            p.error(f"--sockets {args.sockets!r}: comma-separated whole numbers expected")
     unknown = set(args.only.split(",")) - set(PHASES)
     if unknown:
         p.error(f"unknown phase(s) {', '.join(sorted(unknown))}")
@@ -141,7 +147,12 @@ def main(argv=None) -> int:
     smoke = args.smoke
     out = Path(args.out) if args.out else ROOT / "bench" / ("out/smoke" if smoke else "")
     log_dir = (out / "logs") if args.out else ROOT / "bench" / "out" / ("logs-smoke" if smoke else "logs")
-    ctx = Ctx(sizes=SMOKE if smoke else FULL, smoke=smoke, out=out, log_dir=log_dir)
+    sizes = SMOKE if smoke else FULL
+    if getattr(args, "sockets", None):
+        from dataclasses import replace
+
+        sizes = replace(sizes, webhook_sockets=args.sockets, idle_sockets=args.sockets)
+    ctx = Ctx(sizes=sizes, smoke=smoke, out=out, log_dir=log_dir)
     ctx.meta["open_files_limit"] = raise_open_files()
     started = datetime.now(UTC)
     print(f"bench: {'smoke' if smoke else 'full'} run, results to {out}, logs in {log_dir}", flush=True)

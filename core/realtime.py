@@ -81,6 +81,15 @@ def emit_many(events: list[tuple[str, dict]], user_ids: Iterable[int]) -> None:
     _queue_after_commit(frames)
 
 
+def broadcast(name: str, data: dict, groups: Iterable[str]) -> None:
+    """An event that is not stored (no seq), sent once per group after commit. For state a client
+    re-reads on reconnect, where storing a row per recipient would cost more than it saves:
+    presence in a team of N managers is N² rows a minute otherwise."""
+    check_payload(name, data)
+    frames = [(group, {"event": name, "seq": None, "data": data}) for group in sorted(set(groups))]
+    transaction.on_commit(lambda: publish(frames))
+
+
 def _queue_after_commit(frames: list) -> None:
     # One publish per transaction, however many events it emitted.
     conn = transaction.get_connection()

@@ -14,7 +14,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.logs import entity_log
-from core.realtime import emit
+from core.realtime import broadcast, emit
 from salesreps import rules
 from salesreps.models import (
     ActivityRecord,
@@ -50,8 +50,13 @@ def rep_presence_changed(*, rep_id: int, online: bool) -> None:
     rep = SalesRep.objects.filter(pk=rep_id).first()
     if rep is None:
         return
+    # Sockets open and close all day: sent once to the team's managers and the admins, not stored
+    # (the dashboard re-reads presence when it reconnects).
+    from core.realtime import ADMIN_GROUP, team_group
+
+    groups = [ADMIN_GROUP] + ([team_group(rep.team_id)] if rep.team_id else [])
     with transaction.atomic():
-        emit("rep.presence", {"rep_id": rep.id, "online": online, "available": rep.is_available}, _manager_user_ids(rep))
+        broadcast("rep.presence", {"rep_id": rep.id, "online": online, "available": rep.is_available}, groups)
 
 
 @transaction.atomic

@@ -51,5 +51,6 @@ new InboxSocket({
   },
   onStatus: () => {},
   onReload: load,
+  onReconnect: load,
 });
 load().catch((error) => { $("fatal").textContent = `Could not load the dashboard: ${error.message}`; });

@@ -1,6 +1,7 @@
 // The inbox socket: reconnects with backoff, resumes after the last seq it saw, shows an offline banner.
 export class InboxSocket {
-  constructor({ onEvent, onStatus, onReload }) {
+  constructor({ onEvent, onStatus, onReload, onReconnect = () => {} }) {
+    this.onReconnect = onReconnect;
     this.onEvent = onEvent;
     this.onStatus = onStatus;
     this.onReload = onReload;
@@ -29,7 +30,10 @@ export class InboxSocket {
       this.attempt = 0;
       // First connection: start from now. Reconnection: ask for everything missed, in order.
       if (this.lastSeq === null) this.lastSeq = frame.data.seq;
-      else this.ws.send(JSON.stringify({ action: "resume", after: this.lastSeq }));
+      else {
+        this.ws.send(JSON.stringify({ action: "resume", after: this.lastSeq }));
+        this.onReconnect();  // unstored state (presence) is re-read
+      }
       this.onStatus("online");
       for (const action of this.pending.splice(0)) this.ws.send(JSON.stringify(action));
       return;
