@@ -40,18 +40,7 @@ OBSTACLES = {
 
 # Decisions taken on measurements of this session (2-core machine above, same harness); kept here
 # so every regenerated RESULTS.md carries them.
-DECISIONS = """\
-| decision | before | after |
-|---|---|---|
-| Webhooks served by a bare ASGI app (`webhooks/asgi.py`) instead of a sync Django view behind sync middleware: every middleware hop went through daphne's one shared sync thread | HTTP answer p50 3,331 ms, p99 10,880 ms at 100/s (demo database, 500 events, no sockets) | p50 8.5 ms, p99 79 ms at 100/s (same load) |
-| Raw-event INSERT through psycopg 3's async pool on the event loop; signing secrets from a 1 s cache refreshed on a failed check | part of the row above | part of the row above |
-| Channel layer: channels_redis pub/sub layer, not the core layer | core group_send→receive p50 1.15 ms | pub/sub p50 0.20 ms (baseline rows below) |
-| One seq allocation and one INSERT for the message and conversation events of an inbound message; conversation locked on first read, no refresh | ~30 statements per inbound message (profile) | ~19 statements, ~13 ms CPU per message (cProfile, 300 messages) |
-| Each group's frames published in seq order | frames of one transaction overtook each other and made sockets refill from the database | no refill for in-order frames |
-| Presence from socket open/close broadcast once to the team group, not stored per manager | 625 manager sockets: 252,905 presence frames while connecting, 264 s to connect, 79 failed | one frame per manager per change (not re-measured in a full run) |
-| WEBHOOK_PROCESSING=worker (Celery) as the default, `server` (threads in daphne) kept as an option | server: 1,000 sockets at 100/s, answers p50 4,150 ms, delivered 43/s; the threads starve the event loop of the GIL | worker: answers p50 963 ms, delivered 31/s (2 prefork workers saturate the 2 cores); chosen because the platform gets its 200 four times sooner, and workers scale out across machines, while server mode cannot |
-| Replies from contacts in no campaign rescored by a worker after commit | 11 ms of the 35 ms per processed event (profile) | one EXISTS query on the webhook path |
-"""
+DECISIONS = Path(__file__).with_name("DECISIONS.md")
 
 
 def _le(v, limit) -> bool:
@@ -275,7 +264,7 @@ def markdown(d: dict) -> str:
         rows = [r for r in d["rows"] if r["kind"].startswith(prefix)]
         if rows or prefix != "error.":
             text += [f"\n## {title}\n\n", _table(rows, columns)]
-    text += ["\n## Decisions and their measurements\n\n", DECISIONS]
+    text += ["\n## Decisions and their measurements\n\n", DECISIONS.read_text()]
     text += ["\n## Setup of this run\n\n", "".join(f"- {k}: {_fmt(val)}\n" for k, val in d["setup"].items()),
              "\n## How to read this\n\n", METHOD]
     return "".join(text)
