@@ -18,6 +18,7 @@ from campaigns.rules import (
     spread_by_capacity,
 )
 from salesreps.rules import local_instant
+from salesreps.tests.dst import transition_days
 
 NY, BERLIN = "America/New_York", "Europe/Berlin"
 ZONES = [NY, BERLIN, "UTC", "Asia/Kolkata", "America/Santiago", "Australia/Lord_Howe"]
@@ -104,16 +105,7 @@ def test_contact_send_window_rejects_bad_input():
 
 
 def _transition_days() -> list[date]:
-    days = set()
-    for name in ZONES:
-        zone = ZoneInfo(name)
-        day = date(2026, 1, 1)
-        while day.year == 2026:
-            noon = [datetime.combine(day + timedelta(days=k), time(12), zone) for k in (0, 1)]
-            if noon[0].utcoffset() != noon[1].utcoffset():
-                days.update(day + timedelta(days=k) for k in range(-1, 3))
-            day += timedelta(days=1)
-    return sorted(days)
+    return transition_days(ZONES)
 
 
 days = st.one_of(

@@ -27,6 +27,7 @@ from salesreps.rules import (
     validate_tz,
     windows_on,
 )
+from salesreps.tests.dst import transition_days
 
 NY, BERLIN = "America/New_York", "Europe/Berlin"
 # Santiago changes clocks at midnight (its fall-back repeats 23:00-24:00), Lord Howe by 30 min.
@@ -44,16 +45,7 @@ def local(tz: str, *args: int, fold: int = 0) -> datetime:
 
 
 def _transition_days() -> list[date]:
-    days = set()
-    for name in ZONES:
-        zone = ZoneInfo(name)
-        day = date(2026, 1, 1)
-        while day.year == 2026:
-            noon = [datetime.combine(day + timedelta(days=k), time(12), zone) for k in (0, 1)]
-            if noon[0].utcoffset() != noon[1].utcoffset():
-                days.update(day + timedelta(days=k) for k in range(-1, 3))
-            day += timedelta(days=1)
-    return sorted(days)
+    return transition_days(ZONES)
 
 
 TRANSITION_DAYS = _transition_days()
