@@ -8,4 +8,4 @@ COPY . .
 RUN useradd --create-home switchboard && mkdir -p var && chown -R switchboard var
 USER switchboard
 EXPOSE 8000
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "core.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -14,7 +14,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python -m core.run
+	$(BIN)/python -m config.run
 
 test: $(STAMP)
 	$(BIN)/python -m core.embedded up

@@ -34,7 +34,7 @@ def _test_env() -> dict:
         "DATABASE_URL": f"postgres://{auth}@{host}{port}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "SWITCHBOARD_TESTING": "1",
-        "DJANGO_SETTINGS_MODULE": "core.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "LOG_DIR": str(ROOT / "var" / "log-test"),
         "WS_HEARTBEAT_SECONDS": "25",
     }
@@ -54,10 +54,10 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30
 
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
-    """daphne serving core.asgi on a free loopback port; yields its base URL."""
+    """daphne serving config.asgi on a free loopback port; yields its base URL."""
     port = _free_port()
     log = open(ROOT / "var" / "daphne-test.log", "w")
-    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "core.asgi:application"],
+    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
                             env=_test_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     try:
         _wait_port(port, proc, "daphne")
@@ -75,11 +75,11 @@ class Worker:
     def start(self) -> Worker:
         log = open(ROOT / "var" / f"celery-{self.name}.log", "a")
         self.proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "core", "worker", "-l", "info", "-c", str(self.concurrency),
+            [str(BIN / "celery"), "-A", "config", "worker", "-l", "info", "-c", str(self.concurrency),
              "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--pool", "prefork"],
             env=_test_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        from core.celery import app
+        from config.celery import app
 
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

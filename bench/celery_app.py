@@ -1,5 +1,5 @@
 """The project's Celery app plus a no-op task, so one worker serves the baseline and the app's tasks."""
-from core.celery import app
+from config.celery import app
 
 _counter = None
 

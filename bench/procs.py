@@ -124,7 +124,7 @@ def start_redis(work: Path, log_dir: Path) -> tuple[Proc, str]:
 
 def server_env(*, database_url: str, redis_url: str, log_dir: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("SWITCHBOARD_TESTING", "PYTEST_CURRENT_TEST")}
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="core.settings",
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, DJANGO_SETTINGS_MODULE="config.settings",
                LOG_DIR=str(log_dir / "app"), PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
@@ -159,7 +159,7 @@ def start_celery(name: str, env: dict, log_dir: Path, concurrency: int = 1) -> P
 
 
 def wait_celery(workers: list[Proc], timeout: float = 60) -> None:
-    from core.celery import app
+    from config.celery import app
 
     names = {w.name for w in workers}
     deadline = time.monotonic() + timeout

@@ -52,7 +52,7 @@ def setup(ctx: Ctx) -> None:
     redis_proc, ctx.redis_url = start_redis(ctx.log_dir / "redis-data", ctx.log_dir)
     ctx.procs["redis"] = redis_proc
     os.environ.pop("SWITCHBOARD_TESTING", None)
-    os.environ.update(DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url, DJANGO_SETTINGS_MODULE="core.settings",
+    os.environ.update(DATABASE_URL=ctx.database_url, REDIS_URL=ctx.redis_url, DJANGO_SETTINGS_MODULE="config.settings",
                       LOG_DIR=str(ctx.log_dir / "harness"))
     ctx.env = server_env(database_url=ctx.database_url, redis_url=ctx.redis_url, log_dir=ctx.log_dir)
     import django

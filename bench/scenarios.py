@@ -218,7 +218,7 @@ async def start_app(ctx: Ctx) -> tuple[Proc, int]:
     if ctx.procs.get("app"):
         ctx.procs.pop("app").stop()
     await asyncio.to_thread(_flush_redis, ctx.redis_url)
-    proc, port = await asyncio.to_thread(start_daphne, "app-daphne", "core.asgi:application", ctx.env, ctx.log_dir)
+    proc, port = await asyncio.to_thread(start_daphne, "app-daphne", "config.asgi:application", ctx.env, ctx.log_dir)
     if ctx.env.get("WEBHOOK_PROCESSING", "worker") == "worker":
         # Webhooks are processed by Celery workers, as `make run` and docker-compose run them.
         if ctx.procs.get("app-worker"):

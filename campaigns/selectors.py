@@ -9,9 +9,9 @@ from django.db.models.functions import ExtractHour, TruncHour
 
 from campaigns.models import Campaign, CampaignRecipient
 from inbox.models import Contact, Message
-from inbox.selectors import rep_of
 from salesreps import rules as rep_rules
 from salesreps.models import ActivityRecord, DailyAllowance, SalesRep, SalesRepChannel, SalesRepChannelActivity
+from salesreps.selectors import is_manager_or_admin, rep_of
 from salesreps.services import max_capacity, schedule_for
 
 PENDING_MESSAGE = ("queued", "deferred", "sending")
@@ -22,12 +22,7 @@ REACHED = ("sent", "delivered", "read")
 
 
 def can_manage_campaigns(user) -> bool:
-    if not user or not user.is_authenticated or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    rep = rep_of(user)
-    return rep is not None and rep.is_manager
+    return is_manager_or_admin(user)
 
 
 def campaigns_for(user) -> QuerySet[Campaign]:

@@ -1,4 +1,4 @@
-"""Campaign periodic tasks (core/celery.py beat_schedule): thin, each calls one service."""
+"""Campaign periodic tasks (config/celery.py beat_schedule): thin, each calls one service."""
 from celery import shared_task
 
 

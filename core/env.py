@@ -6,6 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.fernet import Fernet
+
 from core.embedded import ServiceError
 
 
@@ -61,7 +63,6 @@ def env_url(name: str, schemes: tuple[str, ...]) -> str | None:
 
 def generated_secrets(var: Path) -> dict[str, str]:
     """Secrets the project makes for itself on first start, kept under var/ across restarts."""
-    from cryptography.fernet import Fernet
 
     path = var / "secrets.json"
     var.mkdir(parents=True, exist_ok=True)
@@ -81,7 +82,6 @@ def generated_secrets(var: Path) -> dict[str, str]:
 
 def fernet_keys(name: str, value: str) -> list[str]:
     """FIELD_ENCRYPTION_KEY may list several comma-separated keys: the first encrypts, all decrypt."""
-    from cryptography.fernet import Fernet
 
     keys = [k.strip() for k in value.split(",") if k.strip()]
     for key in keys:

@@ -2,6 +2,7 @@
 import asyncio
 import uuid
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -15,8 +16,6 @@ def _check_database() -> None:
 
 
 def _check_broker() -> None:
-    import redis
-
     redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2).ping()
 
 

@@ -12,6 +12,10 @@ import uuid
 from contextvars import ContextVar
 from pathlib import Path
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+
+from core.embedded import ServiceError
+
 ENTITY_KINDS = ("contacts", "messages", "conversations", "campaigns", "webhooks", "reps")
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -60,11 +64,9 @@ class JsonFormatter(logging.Formatter):
 
 def build_logging(*, level: str, fmt: str, log_dir: Path | None) -> dict:
     if fmt not in ("text", "json"):
-        from core.embedded import ServiceError
 
         raise ServiceError(f"LOG_FORMAT={fmt!r} must be 'text' or 'json'")
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        from core.embedded import ServiceError
 
         raise ServiceError(f"LOG_LEVEL={level!r} must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
     formatter = "core.logs.JsonFormatter" if fmt == "json" else "core.logs.TextFormatter"
@@ -96,8 +98,6 @@ class RequestIdMiddleware:
     async_capable = True
 
     def __init__(self, get_response):
-        from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-
         self.get_response = get_response
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:

@@ -11,6 +11,9 @@ import logging
 import redis
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from core.ws_auth import CLOSE_UNAUTHENTICATED
 
@@ -42,19 +45,17 @@ def unregister(consumer) -> None:
     _sockets.discard(consumer)
 
 
-def socket_opened(*, rep_id: int) -> None:
-    if _client().incr(_key(rep_id)) == 1:
-        from salesreps.services import rep_presence_changed
-
-        rep_presence_changed(rep_id=rep_id, online=True)
+def socket_opened(*, rep_id: int) -> bool:
+    """Count one more socket of the rep; True when the rep just came online (the caller tells)."""
+    return _client().incr(_key(rep_id)) == 1
 
 
-def socket_closed(*, rep_id: int) -> None:
+def socket_closed(*, rep_id: int) -> bool:
+    """Count one socket less; True when the rep's last socket closed (the caller tells)."""
     if _client().decr(_key(rep_id)) <= 0:
         _client().delete(_key(rep_id))
-        from salesreps.services import rep_presence_changed
-
-        rep_presence_changed(rep_id=rep_id, online=False)
+        return True
+    return False
 
 
 def online_rep_ids(rep_ids: list[int]) -> set[int]:
@@ -66,9 +67,6 @@ def online_rep_ids(rep_ids: list[int]) -> set[int]:
 
 def _revoked(identities: list) -> set[int]:
     """Ids of identities (by index) that lost their right to an open socket."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.sessions.models import Session
-    from django.utils import timezone
 
     users = dict(get_user_model().objects.filter(id__in={i.user_id for i in identities}, is_active=True).values_list("id", "password"))
     keys = {i.session_key for i in identities if i.session_key}

@@ -17,6 +17,7 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from core.events import EPHEMERAL, check_payload
+from core.models import UserEvent
 
 logger = logging.getLogger("switchboard.realtime")
 
@@ -56,7 +57,6 @@ def emit(name: str, data: dict, user_ids: Iterable[int]) -> None:
 
 def emit_many(events: list[tuple[str, dict]], user_ids: Iterable[int]) -> None:
     """Several events to the same recipients: one seq allocation and one INSERT for all of them."""
-    from core.models import UserEvent
 
     for name, data in events:
         check_payload(name, data)

@@ -4,11 +4,13 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from core.models import UserEvent, WsTicket
+from core.realtime import publish
+
 
 @shared_task(ignore_result=True)
 def prune_events() -> int:
     """Drop stored socket events past the retention window (kept at least 24 h)."""
-    from core.models import UserEvent, WsTicket
 
     cutoff = timezone.now() - timedelta(hours=settings.EVENT_RETENTION_HOURS)
     WsTicket.objects.filter(expires_at__lt=timezone.now() - timedelta(hours=1)).delete()
@@ -18,6 +20,5 @@ def prune_events() -> int:
 @shared_task(ignore_result=True)
 def ping(group: str, token: str) -> None:
     """Sends one frame through the channel layer: proves worker → Redis layer → socket."""
-    from core.realtime import publish
 
     publish([(group, {"event": "ping", "seq": None, "data": {"token": token}})])

@@ -7,11 +7,13 @@ from django.db.models import Avg, Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from campaigns.models import Campaign
 from core.presence import online_rep_ids
 from inbox.models import Conversation, Message
 from inbox.payloads import conversation_payload
-from inbox.selectors import conversations_for, rep_of
+from inbox.selectors import conversations_for
 from salesreps.models import SalesRep
+from salesreps.selectors import rep_of
 from salesreps.services import rep_today
 
 
@@ -50,8 +52,6 @@ def dashboard_data(*, user, days: int = 7) -> dict:
 
 
 def _campaigns(user) -> list[dict]:
-    from campaigns.models import Campaign
-
     if not (user.is_superuser or team_reps(user).exists()):
         return []
     rows = (Campaign.objects.values("id", "name", "status", "recipients__state").annotate(n=Count("recipients"))

@@ -23,7 +23,7 @@ from core.ws_auth import (
     ticket_from_scope,
 )
 from inbox import socket_actions
-from inbox.socket_state import connect_identity, replay_after, socket_opened
+from inbox.socket_state import connect_identity, replay_after, socket_closed, socket_opened
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -58,7 +58,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.identity.rep_id:
-            await database_sync_to_async(presence.socket_closed)(rep_id=self.identity.rep_id)
+            await database_sync_to_async(socket_closed)(rep_id=self.identity.rep_id)
 
     async def send_json(self, data: dict) -> None:
         await self.send(text_data=json.dumps(data, separators=(",", ":")))

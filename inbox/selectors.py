@@ -3,19 +3,12 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from inbox.models import Contact, Conversation, Message, Template
+from core.errors import AccessDenied
+from inbox.models import Contact, ContactIdentity, Conversation, Message, Template
 from salesreps.models import SalesRep
-
-
-def rep_of(user) -> SalesRep | None:
-    if not user or not user.is_authenticated:
-        return None
-    try:
-        return user.salesrep
-    except SalesRep.DoesNotExist:
-        return None
+from salesreps.selectors import rep_of
 
 
 def conversation_scope(user) -> Q | None:
@@ -60,10 +53,6 @@ def contacts_for(user) -> QuerySet[Contact]:
 
 
 def contact_list(*, user, search: str = "", tag: str = "", owner_id: int | None = None) -> QuerySet[Contact]:
-    from django.db.models import Prefetch
-
-    from inbox.models import ContactIdentity
-
     qs = contacts_for(user).prefetch_related(
         Prefetch("identities", queryset=ContactIdentity.objects.select_related("channel").order_by("id")))
     if search:
@@ -76,8 +65,6 @@ def contact_list(*, user, search: str = "", tag: str = "", owner_id: int | None 
 
 
 def contact_get(*, user, contact_id: int) -> Contact:
-    from inbox.services.conversations import AccessDenied
-
     contact = contact_list(user=user).filter(pk=contact_id).first()
     if contact is None:
         raise AccessDenied(f"contact {contact_id} not found")
@@ -109,8 +96,6 @@ def conversation_list(*, user, status: str | None = None, channel_id: int | None
 
 def conversation_messages(*, user, conversation_id: int) -> QuerySet[Message]:
     """The messages of one conversation in the user's scope; AccessDenied (404) when it is not."""
-    from inbox.services.conversations import AccessDenied
-
     if not conversations_for(user).filter(pk=conversation_id).exists():
         raise AccessDenied(f"conversation {conversation_id} not found")
     return Message.objects.filter(conversation_id=conversation_id)
@@ -128,16 +113,10 @@ def template_list() -> QuerySet[Template]:
 
 def template_get(*, template_id: int) -> Template:
     """Every signed-in user reads templates; AccessDenied (404) for an unknown id."""
-    from inbox.services.conversations import AccessDenied
-
     template = Template.objects.filter(pk=template_id).first()
     if template is None:
         raise AccessDenied(f"template {template_id} not found")
     return template
-
-
-def admin_user_ids() -> list[int]:
-    return list(get_user_model().objects.filter(is_superuser=True, is_active=True).values_list("id", flat=True))
 
 
 def audience_user_ids(conversation: Conversation) -> list[int]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
-from inbox.services.conversations import AccessDenied, conversation_mark_read
+from core.errors import AccessDenied
+from inbox.services.conversations import conversation_mark_read
 from inbox.services.messages import message_compose, typing_notify
 
 SCHEMAS = {

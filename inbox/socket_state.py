@@ -4,11 +4,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Min
 
+from core import presence
 from core.models import EventCursor, UserEvent
 from core.realtime import ADMIN_GROUP, team_group, user_group
-from inbox.selectors import rep_of
+from core.ws_auth import ticket_redeem
+from salesreps.selectors import rep_of
+from salesreps.services import rep_presence_changed
 
 
 @dataclass
@@ -24,7 +28,6 @@ class SocketIdentity:
 
 def socket_identity(*, user, session, via_ticket: bool) -> SocketIdentity | None:
     """Who the socket belongs to and its groups; last_seq is read later, after joining groups."""
-    from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
     if user is None:
@@ -41,7 +44,6 @@ def socket_identity(*, user, session, via_ticket: bool) -> SocketIdentity | None
 
 def connect_identity(*, user, ticket: str, session) -> SocketIdentity | None:
     """One thread hop for the whole authentication of a new socket: ticket or session user."""
-    from core.ws_auth import ticket_redeem
 
     if ticket:
         user = ticket_redeem(key=ticket)
@@ -52,11 +54,14 @@ def connect_identity(*, user, ticket: str, session) -> SocketIdentity | None:
 
 def socket_opened(*, identity: SocketIdentity) -> int:
     """After joining the groups: mark the rep online and return the cursor to start from."""
-    from core import presence
-
-    if identity.rep_id:
-        presence.socket_opened(rep_id=identity.rep_id)
+    if identity.rep_id and presence.socket_opened(rep_id=identity.rep_id):
+        rep_presence_changed(rep_id=identity.rep_id, online=True)
     return last_seq(identity.user_id)
+
+
+def socket_closed(*, rep_id: int) -> None:
+    if presence.socket_closed(rep_id=rep_id):
+        rep_presence_changed(rep_id=rep_id, online=False)
 
 
 def last_seq(user_id: int) -> int:

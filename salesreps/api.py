@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from salesreps import services
 from salesreps.models import Channel, SalesRep, SalesRepChannel, WorkingShift
-from salesreps.selectors import can_manage, own_rep, reps_for
+from salesreps.selectors import can_manage, rep_of, reps_for
 from salesreps.serializers import (
     AvailabilitySerializer,
     ChannelSerializer,
@@ -66,7 +66,7 @@ class RepViewSet(viewsets.ReadOnlyModelViewSet):
     def me(self, request):
         """Your profile, your channels and today's figures; PATCH {"is_available": …, "channel_id"?: …}
         toggles availability (globally, or on one channel) and tells your managers."""
-        rep = own_rep(request.user)
+        rep = rep_of(request.user)
         if rep is None:
             raise NotFound("you are not a sales rep")
         if request.method == "PATCH":

@@ -9,11 +9,10 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from core.crypto import EncryptedJSONField, EncryptedTextField
+from salesreps.rules import validate_tz
 
 
 def validate_timezone(value: str) -> None:
-    from salesreps.rules import validate_tz
-
     try:
         validate_tz(value)
     except ValueError:

@@ -14,7 +14,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.logs import entity_log
-from core.realtime import broadcast, emit
+from core.presence import online_rep_ids
+from core.realtime import ADMIN_GROUP, broadcast, emit, team_group
 from salesreps import rules
 from salesreps.models import (
     ActivityRecord,
@@ -27,6 +28,7 @@ from salesreps.models import (
     ShiftError,
     WorkingShift,
 )
+from salesreps.selectors import manager_user_ids
 
 log = entity_log("reps")
 
@@ -39,20 +41,12 @@ class CapacityRefused(Exception):
         self.code, self.reason, self.until = code, reason, until
 
 
-def _manager_user_ids(rep: SalesRep) -> list[int]:
-    from inbox.selectors import admin_user_ids
-
-    managers = SalesRep.objects.filter(role="manager", team_id=rep.team_id, user__is_active=True) if rep.team_id else []
-    return sorted({m.user_id for m in managers} | set(admin_user_ids()))
-
-
 def rep_presence_changed(*, rep_id: int, online: bool) -> None:
     rep = SalesRep.objects.filter(pk=rep_id).first()
     if rep is None:
         return
     # Sockets open and close all day: sent once to the team's managers and the admins, not stored
     # (the dashboard re-reads presence when it reconnects).
-    from core.realtime import ADMIN_GROUP, team_group
 
     groups = [ADMIN_GROUP] + ([team_group(rep.team_id)] if rep.team_id else [])
     with transaction.atomic():
@@ -62,7 +56,6 @@ def rep_presence_changed(*, rep_id: int, online: bool) -> None:
 @transaction.atomic
 def rep_set_availability(*, rep: SalesRep, available: bool, channel_id: int | None = None) -> None:
     """Global availability (channel_id None) or one rep-channel's flag."""
-    from core.presence import online_rep_ids
 
     if channel_id is None:
         SalesRep.objects.filter(pk=rep.pk).update(is_available=available)
@@ -72,7 +65,7 @@ def rep_set_availability(*, rep: SalesRep, available: bool, channel_id: int | No
         if not updated:
             raise ValueError(f"rep {rep.id} has no channel {channel_id}")
     emit("rep.presence", {"rep_id": rep.id, "online": rep.id in online_rep_ids([rep.id]), "available": rep.is_available},
-         _manager_user_ids(rep) + [rep.user_id])
+         manager_user_ids(rep) + [rep.user_id])
     log.info("availability changed", rep=rep.id, channel=channel_id, available=available)
 
 
@@ -197,7 +190,6 @@ def _after_shift_day(schedule: rules.Schedule, day: date, end: datetime) -> date
 def _local(instant: datetime | None, tz: str) -> str:
     if instant is None:
         return "no further shift"
-    from zoneinfo import ZoneInfo
 
     return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}"
 

@@ -101,7 +101,7 @@ def test_nothing_to_report_still_sends_and_no_recipients_sends_nothing(smtp, set
 
 
 def test_beat_sends_it_at_seven_utc_and_runs_the_recycler():
-    from core.celery import app
+    from config.celery import app
 
     schedule = app.conf.beat_schedule
     daily = schedule["campaigns-daily-stats"]

@@ -35,9 +35,9 @@ def test_each_compose_command_exists_in_the_project(service):
     for program in programs:
         assert (BIN / program).exists() or shutil.which(program), program
     if "daphne" in words:
-        target = words[words.index("core.asgi:application")]
+        target = words[words.index("config.asgi:application")]
         module, attribute = target.split(":")
-        code = f"import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','core.settings'); import {module} as m; assert m.{attribute}"
+        code = f"import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE','config.settings'); import {module} as m; assert m.{attribute}"
         assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True).returncode == 0
     if "celery" in words:
         app = words[words.index("-A") + 1]
@@ -77,7 +77,7 @@ def test_run_refuses_a_port_in_use_and_says_so():
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "core.run"], cwd=ROOT, capture_output=True, text=True,
+        result = subprocess.run([sys.executable, "-m", "config.run"], cwd=ROOT, capture_output=True, text=True,
                                 env={**os.environ, "PORT": str(port)}, timeout=60)
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
@@ -101,7 +101,7 @@ def test_log_lines_carry_entity_ids_and_land_in_per_entity_files(tmp_path):
         "entity_log('messages').info('message sent', message=12, conversation=3, rep=5)"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, capture_output=True,
-                   env={**os.environ, "DJANGO_SETTINGS_MODULE": "core.settings", "SWITCHBOARD_TESTING": "1"})
+                   env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SWITCHBOARD_TESTING": "1"})
     import json
 
     line = json.loads((tmp_path / "messages.log").read_text().splitlines()[-1])

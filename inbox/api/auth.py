@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from inbox.api.common import ERR_400, ERR_403
 from inbox.api.serializers import MeSerializer, TokenRequestSerializer, TokenSerializer
-from inbox.selectors import rep_of
 from inbox.services.auth import token_issue
+from salesreps.selectors import rep_of
 
 
 class TokenView(APIView):

@@ -15,7 +15,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils.urls import replace_query_param
 
-from inbox.selectors import rep_of
+from salesreps.selectors import is_manager_or_admin
 
 MAX_ID = 2**63 - 1
 ID_REGEX = r"[0-9]{1,18}"  # URL ids: digits only, never past bigint (no 500 on a huge number)
@@ -64,8 +64,7 @@ class ManagerOrAdminWrites(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS:
             return True
-        rep = rep_of(request.user)
-        return request.user.is_superuser or bool(rep and rep.is_manager)
+        return is_manager_or_admin(request.user)
 
 
 # ---- keyset cursor pages ------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """Contacts and their per-channel identities."""
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import AccessDenied
 from core.logs import entity_log
+from inbox.contact_import import normalize_phone, parse_contacts_csv
 from inbox.models import Contact, ContactIdentity
+from inbox.selectors import contacts_for
 from salesreps.models import Channel, SalesRep
+from salesreps.selectors import is_manager_or_admin, rep_of
 
 log = entity_log("contacts")
 
@@ -69,9 +73,6 @@ class ContactImportRejected(Exception):
 
 def _actor(user):
     """The caller's rep (None for an admin without one); PermissionDenied for users with no role."""
-    from django.core.exceptions import PermissionDenied
-
-    from inbox.selectors import rep_of
 
     rep = rep_of(user)
     if rep is None and not user.is_superuser:
@@ -104,15 +105,12 @@ def _check_windows(contact: Contact) -> None:
 
 
 def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, owner_id, opted_out: bool | None) -> None:
-    from django.core.exceptions import PermissionDenied
-
     unknown = set(fields) - CONTACT_FIELDS
     if unknown:
         raise ValueError(f"unknown contact fields: {', '.join(sorted(unknown))}")
     for name, value in fields.items():
         setattr(contact, name, value)
     if fields.get("phone"):
-        from inbox.contact_import import normalize_phone
 
         try:
             contact.phone = normalize_phone(contact.phone, contact.country)
@@ -132,8 +130,7 @@ def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, ow
     if opted_out is True and not contact.opted_out:
         contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, timezone.now(), "manual"
     elif opted_out is False and contact.opted_out:
-        actor = _actor(user)
-        if not user.is_superuser and not (actor and actor.is_manager):
+        if not is_manager_or_admin(user):
             raise PermissionDenied("only a manager or an admin can opt a contact back in")
         contact.opted_out, contact.opted_out_at, contact.opt_out_reason = False, None, ""
     _check_windows(contact)
@@ -141,8 +138,6 @@ def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, ow
 
 
 def _still_visible(user, contact: Contact) -> None:
-    from inbox.selectors import contacts_for
-
     if not contacts_for(user).filter(pk=contact.pk).exists():
         raise ValueError("this change would take the contact out of your own view: give it an owner you manage")
 
@@ -165,13 +160,10 @@ def contact_create(*, user, fields: dict, preferences: dict | None = None, owner
 @transaction.atomic
 def contact_update(*, user, contact_id: int, fields: dict, preferences: dict | None = None, owner_id=UNSET,
                    opted_out: bool | None = None) -> Contact:
-    from inbox.selectors import contacts_for
 
     _actor(user)
     contact = Contact.objects.select_for_update().filter(pk=contact_id, pk__in=contacts_for(user).values("id")).first()
     if contact is None:
-        from inbox.services.conversations import AccessDenied
-
         raise AccessDenied(f"contact {contact_id} not found")
     _apply(contact, user=user, fields=fields, preferences=preferences, owner_id=owner_id, opted_out=opted_out)
     contact.save()
@@ -183,16 +175,11 @@ def contact_update(*, user, contact_id: int, fields: dict, preferences: dict | N
 @transaction.atomic
 def contact_delete(*, user, contact_id: int) -> None:
     """Managers and admins only: a contact's conversations and messages go with it."""
-    from django.core.exceptions import PermissionDenied
 
-    from inbox.selectors import contacts_for
-    from inbox.services.conversations import AccessDenied
-
-    actor = _actor(user)
     contact = contacts_for(user).filter(pk=contact_id).first()
     if contact is None:
         raise AccessDenied(f"contact {contact_id} not found")
-    if not user.is_superuser and not actor.is_manager:
+    if not is_manager_or_admin(user):
         raise PermissionDenied("only a manager or an admin can delete a contact")
     contact.delete()
     log.info("contact deleted", contact=contact_id, by_user=user.id)
@@ -201,7 +188,6 @@ def contact_delete(*, user, contact_id: int) -> None:
 @transaction.atomic
 def contact_import(*, user, data: bytes | str) -> list[Contact]:
     """All or nothing: any bad row (or a phone already stored) rejects the whole file."""
-    from inbox.contact_import import parse_contacts_csv
 
     actor = _actor(user)
     rows, errors = parse_contacts_csv(data)

@@ -5,6 +5,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit
 from inbox.models import Contact, Conversation
@@ -12,12 +13,9 @@ from inbox.payloads import conversation_payload
 from inbox.rules import Candidate, pick_assignee
 from inbox.selectors import audience_user_ids, conversations_for
 from salesreps.models import Channel, SalesRep, SalesRepChannel
+from salesreps.selectors import is_manager_or_admin, rep_of
 
 log = entity_log("conversations")
-
-
-class AccessDenied(Exception):
-    """The caller may not see or act on this object (answered 404, never 403, to hide it)."""
 
 
 def _assignee(contact: Contact, channel: Channel) -> SalesRep | None:
@@ -85,11 +83,10 @@ def conversation_mark_read(*, user, conversation_id: int) -> Conversation:
 def conversation_assign(*, user, conversation_id: int, rep_id: int | None) -> Conversation:
     """Managers reassign within their team, admins anywhere. The previous rep stops seeing it at once:
     every later event is addressed from the new assignment."""
-    from inbox.selectors import rep_of
 
     conversation = conversation_get_for(user=user, conversation_id=conversation_id, lock=True)
     actor = rep_of(user)
-    if not user.is_superuser and not (actor and actor.is_manager):
+    if not is_manager_or_admin(user):
         raise AccessDenied("only managers and admins assign conversations")
     new_rep = None
     if rep_id is not None:

@@ -4,17 +4,14 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit, emit_many
 from inbox.models import STATUS_RANK, Conversation, Message, MessageEvent, Template
 from inbox.payloads import conversation_payload, message_payload
 from inbox.selectors import audience_user_ids
 from inbox.services.contacts import contact_opt_out, contact_resolve
-from inbox.services.conversations import (
-    AccessDenied,
-    conversation_for_contact,
-    conversation_get_for,
-)
+from inbox.services.conversations import conversation_for_contact, conversation_get_for
 from platforms.base import InboundMessage, OptOut, StatusUpdate, Watermark
 from salesreps.models import Channel
 
@@ -168,8 +165,8 @@ def render_template(template: Template, variables: dict, language: str = "") -> 
 def message_compose(*, user, conversation_id: int, text: str = "", template_id: int | None = None,
                     variables: dict | None = None, idempotency_key: str = "") -> tuple[Message, bool]:
     """Queue an outbound message; the same idempotency key returns the first message (created=False)."""
-    from inbox.selectors import rep_of
     from inbox.services.outbound import message_enqueue
+    from salesreps.selectors import rep_of
 
     conversation = conversation_get_for(user=user, conversation_id=conversation_id, lock=True)
     if idempotency_key:
@@ -208,7 +205,7 @@ def message_compose(*, user, conversation_id: int, text: str = "", template_id: 
 
 
 def typing_notify(*, user, conversation_id: int) -> None:
-    from inbox.selectors import rep_of
+    from salesreps.selectors import rep_of
 
     conversation = conversation_get_for(user=user, conversation_id=conversation_id)
     rep = rep_of(user)

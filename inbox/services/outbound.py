@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.rules import LocalHours, is_quiet, quiet_ends
+from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit
 from inbox.models import Conversation, DeliveryAttempt, Message
@@ -317,8 +318,6 @@ def message_retry(*, user, message_id: int) -> Message:
 
     message = messages_for(user).select_for_update(of=("self",)).filter(pk=message_id, direction="out").first()
     if message is None:
-        from inbox.services.conversations import AccessDenied
-
         raise AccessDenied(f"message {message_id} not found")
     if message.status != "failed":
         raise ValueError(f"only failed messages can be retried (this one is {message.status})")

@@ -5,18 +5,19 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
+from core.errors import AccessDenied
 from core.logs import entity_log
 from inbox.models import Template
-from inbox.selectors import rep_of
+from inbox.services.messages import render_template
 from inbox.templating import template_variables
+from salesreps.selectors import is_manager_or_admin
 
 log = entity_log("templates")
 TEMPLATE_FIELDS = frozenset({"name", "body", "translations", "whatsapp_name", "whatsapp_language"})
 
 
 def _require_writer(user) -> None:
-    rep = rep_of(user)
-    if not user.is_superuser and not (rep and rep.is_manager):
+    if not is_manager_or_admin(user):
         raise PermissionDenied("only managers and admins write templates")
 
 
@@ -67,8 +68,6 @@ def template_update(*, user, template_id: int, fields: dict) -> Template:
         raise ValueError(f"unknown template fields: {', '.join(sorted(unknown))}")
     template = Template.objects.select_for_update().filter(pk=template_id).first()
     if template is None:
-        from inbox.services.conversations import AccessDenied
-
         raise AccessDenied(f"template {template_id} not found")
     for name, value in fields.items():
         setattr(template, name, value)
@@ -84,8 +83,6 @@ def template_delete(*, user, template_id: int) -> None:
     _require_writer(user)
     template = Template.objects.filter(pk=template_id).first()
     if template is None:
-        from inbox.services.conversations import AccessDenied
-
         raise AccessDenied(f"template {template_id} not found")
     try:
         with transaction.atomic():
@@ -97,7 +94,6 @@ def template_delete(*, user, template_id: int) -> None:
 
 def template_preview(*, template: Template, variables: dict, language: str = "") -> tuple[str, list[str]]:
     """The text as a contact speaking `language` would get it, and the variables still missing."""
-    from inbox.services.messages import render_template
 
     template_variables(template.translations.get(language) or template.body)  # malformed text: a clear 400
     return render_template(template, variables, language)

@@ -7,6 +7,6 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/", include("webhooks.urls")),
-    path("api/", include("core.api_urls")),
+    path("api/", include("config.api_urls")),
     path("", include("frontend.urls")),
 ]

@@ -30,7 +30,7 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", embedded.ensure_postgres())
     env.setdefault("REDIS_URL", embedded.ensure_redis())
-    env.setdefault("DJANGO_SETTINGS_MODULE", "core.settings")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     py = sys.executable
     for step in (["manage.py", "migrate", "--no-input", "-v", "0"], ["manage.py", "seed_demo"],
                  ["manage.py", "collectstatic", "--no-input", "-v", "0"]):
@@ -38,9 +38,9 @@ def main() -> int:
             raise embedded.ServiceError(f"{' '.join(step[1:])} failed (see above); nothing under var/ was removed")
     bin_dir = os.path.dirname(py)
     procs = {
-        "web": subprocess.Popen([os.path.join(bin_dir, "daphne"), "-b", host, "-p", str(port), "core.asgi:application"], env=env),
-        "worker": subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "core", "worker", "-l", "info", "-c", "2"], env=env),
-        "beat": subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "core", "beat", "-l", "info"], env=env),
+        "web": subprocess.Popen([os.path.join(bin_dir, "daphne"), "-b", host, "-p", str(port), "config.asgi:application"], env=env),
+        "worker": subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "config", "worker", "-l", "info", "-c", "2"], env=env),
+        "beat": subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "config", "beat", "-l", "info"], env=env),
     }
     print(f"Switchboard is running at http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
     stopping = False

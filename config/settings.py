@@ -75,8 +75,8 @@ MIDDLEWARE = [
     "core.logs.RequestIdMiddleware",
 ]
 
-ROOT_URLCONF = "core.urls"
-ASGI_APPLICATION = "core.asgi.application"
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
 WSGI_APPLICATION = None
 
 TEMPLATES = [
@@ -112,7 +112,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-# Static files are served by the app itself (core/asgi.py), straight from the apps: no CDN.
+# Static files are served by the app itself (config/asgi.py), straight from the apps: no CDN.
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/login/"
