@@ -1,11 +1,17 @@
-"""What the inbox tells campaigns: replies stop sequences; statuses move recipient states; both
-move the contact's lead score."""
+"""Campaigns' listeners on the inbox's hooks (inbox/hooks.py), connected in CampaignsConfig.ready():
+replies stop sequences; statuses move recipient states; both move the contact's lead score; a
+campaign message's send decision reads and writes its recipient."""
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
+from campaigns.services.dispatch import campaign_send_apply, campaign_send_facts
+from campaigns.services.scores import contact_rescore
+from campaigns.services.sequences import sequence_stop
+from core.enqueue import task_enqueue
+from inbox import hooks
+from inbox.models import Message
 
 RECIPIENT_STATE_FOR_STATUS = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 # A recipient's state only moves forward, like its message's status.
@@ -15,15 +21,10 @@ STATE_RANK = {"scheduled": 0, "sent": 1, "delivered": 2, "read": 3}
 def on_contact_replied(*, contact_id: int, at) -> int:
     """A reply on any channel stops every pending follow-up step of the contact's sequences at
     once (their messages are withdrawn), marks the campaign messages it answers, and rescores."""
-    from campaigns.services.scores import contact_rescore
-    from campaigns.services.sequences import sequence_stop
-
     if not CampaignRecipient.objects.filter(contact_id=contact_id).exists():
         # In no campaign: no sequence to stop. Its score (recency, replies) is refreshed by a worker
         # right after commit, so every inbound webhook pays one query here, not a rescore.
-        from campaigns.tasks import rescore_contacts
-
-        transaction.on_commit(lambda: rescore_contacts.delay([contact_id]))
+        task_enqueue("campaigns.tasks.rescore_contacts", [contact_id])
         return 0
     at = at or timezone.now()
     stopped = sequence_stop(contact_id=contact_id, at=at)
@@ -34,9 +35,6 @@ def on_contact_replied(*, contact_id: int, at) -> int:
 
 
 def on_message_status(*, recipient_id: int, status: str) -> None:
-    from campaigns.services.scores import contact_rescore
-    from inbox.models import Message
-
     state = RECIPIENT_STATE_FOR_STATUS.get(status)
     if not state:
         return
@@ -59,3 +57,19 @@ def on_message_status(*, recipient_id: int, status: str) -> None:
     if moved and state in ("delivered", "read"):
         contact_rescore(contact_id=contact_id)
 
+
+def _message_status_changed(*, message) -> None:
+    if message.campaign_recipient_id:
+        on_message_status(recipient_id=message.campaign_recipient_id, status=message.status)
+
+
+def _send_decided(*, message, decision, now) -> None:
+    if message.campaign_recipient_id and decision.effects:
+        campaign_send_apply(message=message, decision=decision, now=now)
+
+
+def connect() -> None:
+    hooks.contact_replied.connect(on_contact_replied)
+    hooks.message_status_changed.connect(_message_status_changed)
+    hooks.send_facts.connect(campaign_send_facts)
+    hooks.send_decided.connect(_send_decided)

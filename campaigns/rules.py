@@ -1,40 +1,15 @@
 """Pure rules for reaching campaign contacts: the campaign window in each contact's zone and
-allowed hours, quiet hours, and spreading recipients over reps by remaining capacity."""
+allowed hours and spreading recipients over reps by remaining capacity."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-from salesreps.rules import local_instant, validate_tz
+from salesreps.rules import Window, local_instant, validate_tz
 
 NO_OVERLAP = "no_overlap_with_allowed_hours"
 # The whole campaign window falls inside the contact's spring-forward gap: no instant is left.
 EMPTY_IN_ZONE = "window_empty_in_contact_zone"
-
-
-@dataclass(frozen=True)
-class LocalHours:
-    """Local wall-clock hours; end before start crosses midnight."""
-
-    start: time
-    end: time
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is not None or self.end.tzinfo is not None:
-            raise ValueError("local hours must be naive wall-clock times")
-        if self.start == self.end:
-            raise ValueError(f"empty hours: start equals end ({self.start})")
-
-    @property
-    def crosses_midnight(self) -> bool:
-        return self.end < self.start
-
-    def contains(self, wall: time) -> bool:
-        if self.crosses_midnight:
-            return wall >= self.start or wall < self.end
-        return self.start <= wall < self.end
 
 
 def _instant(wall: datetime, tz: str) -> datetime:
@@ -42,7 +17,7 @@ def _instant(wall: datetime, tz: str) -> datetime:
 
 
 def contact_send_window(
-    *, window_start: datetime, window_end: datetime, tz: str, allowed: LocalHours | None
+    *, window_start: datetime, window_end: datetime, tz: str, allowed: Window | None
 ) -> list[tuple[datetime, datetime]] | str:
     """Aware UTC intervals (sorted, disjoint, non-empty) in which the contact may be reached,
     or the reason there are none. Every bound follows local_instant, so allowed hours run
@@ -74,34 +49,6 @@ def contact_send_window(
     return pieces or NO_OVERLAP
 
 
-def is_quiet(*, at: datetime, tz: str, quiet: LocalHours | None) -> bool:
-    # By the wall clock the contact sees, so both passes of a repeated hour count.
-    if quiet is None:
-        return False
-    return quiet.contains(at.astimezone(ZoneInfo(tz)).time())
-
-
-def quiet_ends(*, at: datetime, tz: str, quiet: LocalHours | None) -> datetime:
-    """The first instant at or after `at` outside quiet hours (`at` itself when not quiet)."""
-    zone = ZoneInfo(tz)
-    local = at.astimezone(zone)
-    if quiet is None or not quiet.contains(local.time()):
-        return at
-    end_day = local.date()
-    if quiet.crosses_midnight and local.time() >= quiet.start:
-        end_day += timedelta(days=1)
-    first = local_instant(day=end_day, at=quiet.end, tz=tz)
-    if first > at:
-        if quiet.contains(first.astimezone(zone).time()):
-            # The free stretch after quiet.end fell wholly into that day's spring-forward gap
-            # (quiet 00:15-00:00 in Santiago on 2026-09-06): quiet runs on to the next end.
-            return quiet_ends(at=first, tz=tz, quiet=quiet)
-        return first
-    # `at` is in the second pass of a repeated hour, past the first occurrence of the end.
-    second = datetime.combine(end_day, quiet.end, tzinfo=zone).replace(fold=1)
-    return second.astimezone(UTC)
-
-
 def spread_by_capacity(*, recipients: int, capacities: dict[int, int]) -> dict[int, int]:
     """Split `recipients` over reps (id -> remaining capacity) in proportion to capacity by the
     largest remainder method; the counts sum to `recipients` even beyond total capacity (the
@@ -129,7 +76,7 @@ KEPT, NARROWED, SKIPPED = "kept", "narrowed", "skipped"
 
 
 def clip_kind(
-    *, window_start: datetime, window_end: datetime, tz: str, allowed: LocalHours | None
+    *, window_start: datetime, window_end: datetime, tz: str, allowed: Window | None
 ) -> tuple[str, list[tuple[datetime, datetime]], str]:
     """(kept | narrowed | skipped, the contact's intervals, the skip reason): kept when the
     allowed hours cover the whole campaign window in the contact's zone."""

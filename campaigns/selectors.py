@@ -11,8 +11,7 @@ from campaigns.models import Campaign, CampaignRecipient
 from inbox.models import Contact, Message
 from salesreps import rules as rep_rules
 from salesreps.models import ActivityRecord, DailyAllowance, SalesRep, SalesRepChannel, SalesRepChannelActivity
-from salesreps.selectors import is_manager_or_admin, rep_of
-from salesreps.services import max_capacity, schedule_for
+from salesreps.selectors import is_manager_or_admin, max_capacity, rep_of, schedule_for
 
 PENDING_MESSAGE = ("queued", "deferred", "sending")
 REACHED = ("sent", "delivered", "read")

@@ -1,11 +1,15 @@
 """Campaign periodic tasks (config/celery.py beat_schedule): thin, each calls one service."""
 from celery import shared_task
 
+from campaigns.services.campaigns import campaigns_advance
+from campaigns.services.reports import stats_email_send
+from campaigns.services.scores import contacts_rescore
+from campaigns.services.sequences import followups_plan
+from campaigns.services.slots import recipients_recycle
+
 
 @shared_task(ignore_result=True)
 def daily_stats_email() -> int:
-    from campaigns.services.reports import stats_email_send
-
     figures = stats_email_send()
     return figures["messages_sent"] if figures else 0
 
@@ -13,8 +17,6 @@ def daily_stats_email() -> int:
 @shared_task(ignore_result=True)
 def recycle_slots() -> int:
     """Recipients whose window (slot) ended unsent move to their next one; then campaigns advance."""
-    from campaigns.services.campaigns import campaigns_advance
-    from campaigns.services.slots import recipients_recycle
 
     counts = recipients_recycle()
     campaigns_advance()
@@ -23,14 +25,10 @@ def recycle_slots() -> int:
 
 @shared_task(ignore_result=True)
 def plan_followups() -> int:
-    from campaigns.services.sequences import followups_plan
-
     return followups_plan()
 
 
 
 @shared_task(ignore_result=True)
 def rescore_contacts(contact_ids: list[int]) -> int:
-    from campaigns.services.scores import contacts_rescore
-
     return len(contacts_rescore(contact_ids=contact_ids))

@@ -13,8 +13,7 @@ from inbox.models import Conversation, Message
 from inbox.payloads import conversation_payload
 from inbox.selectors import conversations_for
 from salesreps.models import SalesRep
-from salesreps.selectors import rep_of
-from salesreps.services import rep_today
+from salesreps.selectors import rep_of, rep_today
 
 
 def team_reps(user):

@@ -1,7 +1,11 @@
-"""Pure assignment rule (DESIGN.md "Assignment")."""
+"""Pure inbox rules: assignment (DESIGN.md "Assignment") and a contact's quiet hours."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from salesreps.rules import Window, local_instant
 
 
 @dataclass(frozen=True)
@@ -20,3 +24,31 @@ def pick_assignee(*, owner_id: int | None, owner_available: bool, candidates: li
     if not available:
         return None
     return min(available, key=lambda c: (c.open_conversations, c.rep_id)).rep_id
+
+
+def is_quiet(*, at: datetime, tz: str, quiet: Window | None) -> bool:
+    # By the wall clock the contact sees, so both passes of a repeated hour count.
+    if quiet is None:
+        return False
+    return quiet.contains(at.astimezone(ZoneInfo(tz)).time())
+
+
+def quiet_ends(*, at: datetime, tz: str, quiet: Window | None) -> datetime:
+    """The first instant at or after `at` outside quiet hours (`at` itself when not quiet)."""
+    zone = ZoneInfo(tz)
+    local = at.astimezone(zone)
+    if quiet is None or not quiet.contains(local.time()):
+        return at
+    end_day = local.date()
+    if quiet.crosses_midnight and local.time() >= quiet.start:
+        end_day += timedelta(days=1)
+    first = local_instant(day=end_day, at=quiet.end, tz=tz)
+    if first > at:
+        if quiet.contains(first.astimezone(zone).time()):
+            # The free stretch after quiet.end fell wholly into that day's spring-forward gap
+            # (quiet 00:15-00:00 in Santiago on 2026-09-06): quiet runs on to the next end.
+            return quiet_ends(at=first, tz=tz, quiet=quiet)
+        return first
+    # `at` is in the second pass of a repeated hour, past the first occurrence of the end.
+    second = datetime.combine(end_day, quiet.end, tzinfo=zone).replace(fold=1)
+    return second.astimezone(UTC)

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from salesreps import services
 from salesreps.models import Channel, SalesRep, SalesRepChannel, WorkingShift
-from salesreps.selectors import can_manage, rep_of, reps_for
+from salesreps.selectors import can_manage, rep_of, rep_today, reps_for
 from salesreps.serializers import (
     AvailabilitySerializer,
     ChannelSerializer,
@@ -51,7 +51,7 @@ def _me_payload(rep: SalesRep) -> dict:
     return {
         **RepSerializer(rep).data,
         "channels": RepChannelSerializer(rep_channels, many=True).data,
-        "today": services.rep_today(rep=rep),
+        "today": rep_today(rep=rep),
     }
 
 
@@ -81,7 +81,7 @@ class RepViewSet(viewsets.ReadOnlyModelViewSet):
 
     @action(detail=True, methods=["get"])
     def today(self, request, pk=None):
-        return Response(services.rep_today(rep=self.get_object()))
+        return Response(rep_today(rep=self.get_object()))
 
 
 class _RepScoped:

@@ -22,7 +22,8 @@ def is_available(*, rep_available: bool, channel_available: bool) -> bool:
 
 @dataclass(frozen=True)
 class Window:
-    """Local wall-clock working hours; end before start crosses midnight."""
+    """Local wall-clock hours (a shift, a contact's allowed or quiet hours); end before start
+    crosses midnight."""
 
     start: time
     end: time
@@ -36,6 +37,11 @@ class Window:
     @property
     def crosses_midnight(self) -> bool:
         return self.end < self.start
+
+    def contains(self, wall: time) -> bool:
+        if self.crosses_midnight:
+            return wall >= self.start or wall < self.end
+        return self.start <= wall < self.end
 
 
 def effective_window(
@@ -300,3 +306,72 @@ def pacing_delay(
         return 0.0
     gap = min_gap_seconds + jitter_seconds * rand
     return max(0.0, gap - (now - last_sent_at).total_seconds())
+
+
+def local_label(instant: datetime | None, tz: str, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant as the person in `tz` reads it, for reasons shown to users."""
+    if instant is None:
+        return "no further shift"
+    return f"{instant.astimezone(ZoneInfo(tz)):{fmt}} {tz}"
+
+
+def after_shift_day(*, schedule: Schedule, day: date, end: datetime) -> datetime:
+    """The first instant whose shift day is later than `day`: capacity is counted per shift day."""
+    probe = end
+    for _ in range(400):
+        if shift_day(schedule=schedule, at=probe) > day and is_open(schedule=schedule, at=probe):
+            return probe
+        nxt = next_opening(schedule=schedule, at=probe + timedelta(seconds=1))
+        if nxt is None:
+            return probe
+        probe = nxt
+    return probe
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an activity may not happen now, and from when it may (None: no known time)."""
+
+    code: str
+    reason: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What the capacity check needs of one rep-channel activity on the shift day of `at`."""
+
+    schedule: Schedule
+    available: bool
+    max_capacity: int
+    day: date  # shift_day(schedule, at), computed by whoever read `allowance` and `used` for it
+    allowance: int  # the warm-up allowance stored for that day, or what it would get
+    allowance_stored: bool
+    used: int
+
+
+def capacity_refusal(*, capacity: Capacity, at: datetime) -> Refusal | None:
+    """None if one more activity may happen at `at`: available, inside a shift, the activity
+    on, and both the warm-up allowance and the max not used up."""
+    schedule, cap, allowance = capacity.schedule, capacity.max_capacity, capacity.allowance
+    if not capacity.available:
+        return Refusal("unavailable", "rep is marked unavailable")
+    if not is_open(schedule=schedule, at=at):
+        opening = next_opening(schedule=schedule, at=at)
+        return Refusal("outside_shift", f"outside shift until {local_label(opening, schedule.tz)}", opening)
+    if cap == 0:
+        return Refusal("activity_off", "activity is off for this rep-channel (capacity 0)")
+    if remaining(allowance=min(allowance, cap), used=capacity.used) <= 0:
+        end = current_window_end(schedule=schedule, at=at) or at
+        opening = next_opening(schedule=schedule, at=after_shift_day(schedule=schedule, day=capacity.day, end=end))
+        code = "warmup" if allowance < cap else "activity_cap"
+        what = "warm-up allowance" if code == "warmup" else "daily capacity"
+        figure = allowance if code == "warmup" else cap
+        return Refusal(code, f"{what} reached ({figure}), next shift {local_label(opening, schedule.tz)}", opening)
+    return None
+
+
+def capacity_counts_day(*, capacity: Capacity, at: datetime) -> bool:
+    """Whether the check reached the day's allowance (available, open, activity on): such a day
+    is an active warm-up day and its allowance is stored."""
+    return capacity.available and is_open(schedule=capacity.schedule, at=at) and capacity.max_capacity != 0

@@ -1,10 +1,24 @@
-"""Reads about reps shared by the API and the admin: whose reps a user may see and manage."""
+"""Reads about reps: who a user is and may manage, schedules, capacity, warm-up and today's figures."""
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from salesreps.models import SalesRep
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from salesreps import rules
+from salesreps.models import (
+    ActivityRecord,
+    Channel,
+    DailyAllowance,
+    SalesRep,
+    SalesRepChannel,
+    SalesRepChannelActivity,
+    WorkingShift,
+)
 
 
 def rep_of(user) -> SalesRep | None:
@@ -57,3 +71,179 @@ def can_manage(user, rep: SalesRep) -> bool:
         return True
     me = rep_of(user)
     return bool(me and me.is_manager and me.team_id and me.team_id == rep.team_id)
+
+
+# --- Schedules and capacity ------------------------------------------------------------
+
+def schedule_for(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, *,
+                 around: datetime | None = None) -> rules.Schedule:
+    """The rep-channel-activity's working schedule: its daily window, the rep's dated shifts as
+    per-date overrides, and the rep's days off. Dated shifts are loaded only for the local dates
+    from 2 days before `around` (default now) to 400 days after, which is as far as the rules
+    look ahead (next_opening's horizon); outside that range the daily window applies."""
+    window = rules.effective_window(
+        channel_start=rep_channel.start_time, channel_end=rep_channel.end_time,
+        activity_start=activity.start_time if activity else None, activity_end=activity.end_time if activity else None,
+    )
+    # An activity with its own hours keeps them every day and ignores the rep's dated shifts:
+    # an activity narrower (or wider) than the shift is the activity's business. Intersecting
+    # the two is possible but not worth it; days off still apply to every activity.
+    activity_hours = activity is not None and activity.start_time is not None and activity.end_time is not None
+    shifts = WorkingShift.objects.filter(rep_id=rep_channel.rep_id)
+    wanted = Q(is_day_off=True)
+    if not activity_hours:
+        today = (around or timezone.now()).astimezone(ZoneInfo(rep_channel.timezone)).date()
+        wanted |= Q(is_day_off=False, date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=400),
+                    start_time__isnull=False, end_time__isnull=False)
+    days_off: set[date] = set()
+    overrides: dict[date, list[rules.Window]] = defaultdict(list)
+    rows = shifts.filter(wanted).order_by("date", "number").values_list("date", "start_time", "end_time", "is_day_off")
+    for day, start, end, is_day_off in rows:
+        if is_day_off:
+            days_off.add(day)
+        elif start != end:  # every shift of the date (several = a split shift); skip empty ones
+            overrides[day].append(rules.Window(start, end))
+    return rules.Schedule(
+        tz=rep_channel.timezone, windows=(window,), days_off=frozenset(days_off),
+        overrides={day: tuple(windows) for day, windows in overrides.items()},
+    )
+
+
+def max_capacity(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None) -> int:
+    if activity is not None and activity.max_capacity is not None:
+        return activity.max_capacity
+    return rep_channel.max_daily_capacity
+
+
+def allowance_owner(activity: SalesRepChannelActivity | None) -> SalesRepChannelActivity | None:
+    # An activity with its own max ramps on its own; the others share the rep-channel's ramp.
+    return activity if activity is not None and activity.max_capacity is not None else None
+
+
+def allowance_lookup(
+    rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, day: date
+) -> tuple[int, bool]:
+    """(allowance, stored?): the stored row's value, else what the next active day would get."""
+    rows = DailyAllowance.objects.filter(rep_channel=rep_channel, rep_channel_activity=allowance_owner(activity))
+    stored = rows.filter(day=day).values_list("allowance", flat=True).first()
+    if stored is not None:
+        return stored, True
+    previous = rows.filter(day__lt=day).order_by("-day").values_list("allowance", flat=True).first()
+    allowance = rules.next_allowance(
+        previous=previous, max_capacity=max_capacity(rep_channel, activity),
+        warmup_start=rep_channel.warmup_start, warmup_step=rep_channel.warmup_step,
+    )
+    return allowance, False
+
+
+def used_on(*, activity: SalesRepChannelActivity, day: date) -> int:
+    return ActivityRecord.objects.filter(rep_channel_activity=activity, shift_day=day).count()
+
+
+def capacity_of(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, at: datetime) -> rules.Capacity:
+    """Everything the capacity check needs, read now (the rep joined: rep_channel.rep)."""
+    schedule = schedule_for(rep_channel, activity, around=at)
+    day = rules.shift_day(schedule=schedule, at=at)
+    allowance, stored = allowance_lookup(rep_channel, activity, day)
+    return rules.Capacity(
+        schedule=schedule,
+        available=rules.is_available(rep_available=rep_channel.rep.is_available, channel_available=rep_channel.is_available),
+        max_capacity=max_capacity(rep_channel, activity), day=day, allowance=allowance, allowance_stored=stored,
+        used=used_on(activity=activity, day=day) if activity is not None else 0,
+    )
+
+
+# --- Today ----------------------------------------------------------------------------
+
+def channel_usage(*, channel: Channel, at: datetime) -> dict[str, dict]:
+    """The channel's rate limits against its ledger (every rep, every activity), over the rolling
+    hour and day ending at `at`: {"channel_hourly": {limit, used, frees_at}, "channel_daily": …}."""
+    out = {}
+    records = ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel, performed_at__lte=at)
+    for name, limit, span in (("channel_hourly", channel.rate_limit_per_hour, timedelta(hours=1)),
+                              ("channel_daily", channel.rate_limit_per_day, timedelta(days=1))):
+        if limit is None:
+            continue
+        recent = records.filter(performed_at__gt=at - span)
+        used = recent.count()
+        frees_at = None
+        if used >= limit:
+            # The slot that frees first is the one taken `used - limit` places after the oldest.
+            oldest = recent.order_by("performed_at").values_list("performed_at", flat=True)[used - limit]
+            frees_at = oldest + span
+        out[name] = {"limit": limit, "used": used, "frees_at": frees_at}
+    return out
+
+
+def _activity_today(rep: SalesRep, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity,
+                    at: datetime, usage: dict[str, dict]) -> dict:
+    schedule = schedule_for(rep_channel, activity, around=at)
+    open_now = rules.is_open(schedule=schedule, at=at)
+    day = rules.shift_day(schedule=schedule, at=at)
+    cap = max_capacity(rep_channel, activity)
+    allowance, stored = allowance_lookup(rep_channel, activity, day)
+    allowance = min(allowance, cap)
+    used = used_on(activity=activity, day=day)
+    limits = {"activity_cap": cap - used, "warmup": allowance - used,
+              **{name: u["limit"] - u["used"] for name, u in usage.items()}}
+    binding, left = rules.binding_limit(limits=limits)
+    available = rules.is_available(rep_available=rep.is_available, channel_available=rep_channel.is_available)
+
+    if not available:
+        blocked_by, next_open = "unavailable", None
+    elif cap == 0:
+        blocked_by, next_open = "activity_off", None
+    elif left <= 0 and binding in usage:
+        blocked_by = binding
+        next_open = rules.next_opening(schedule=schedule, at=max(at, usage[binding]["frees_at"]))
+    elif left <= 0:
+        blocked_by = binding
+        end = rules.current_window_end(schedule=schedule, at=at) or at
+        next_open = rules.after_shift_day(schedule=schedule, day=day, end=end)
+    elif not open_now:
+        blocked_by, next_open = "outside_shift", rules.next_opening(schedule=schedule, at=at)
+    else:
+        blocked_by, next_open = None, at
+    return {
+        "rep_channel_activity_id": activity.id,
+        "activity": activity.activity.name,
+        "shift_day": day,
+        "windows": [{"start": w.start, "end": w.end, "crosses_midnight": w.crosses_midnight}
+                    for w in rules.windows_on(schedule=schedule, day=day)],
+        "day_off": day in schedule.days_off,
+        "open_now": open_now,
+        "window_closes": rules.current_window_end(schedule=schedule, at=at) if open_now else None,
+        "next_opening": next_open,
+        "max_capacity": cap,
+        "allowance": allowance,
+        "allowance_stored": stored,
+        "used": used,
+        "remaining": max(0, left),
+        "binding_limit": binding,
+        "blocked_by": blocked_by,
+    }
+
+
+def rep_today(*, rep: SalesRep, at: datetime | None = None) -> dict:
+    """Per channel and activity, what the rep may do today: allowance, used, remaining, window,
+    next opening and the limit that binds. Reads only: the day's allowance row is stored by the
+    first activity actually recorded, so looking never advances the warm-up."""
+    at = at or timezone.now()
+    rep = SalesRep.objects.get(pk=rep.pk)
+    rep_channels = (SalesRepChannel.objects.filter(rep=rep).select_related("channel")
+                    .prefetch_related("activities__activity").order_by("channel__name", "id"))
+    channels = []
+    for rep_channel in rep_channels:
+        usage = channel_usage(channel=rep_channel.channel, at=at)
+        activities = sorted(rep_channel.activities.all(), key=lambda a: a.activity.name)
+        channels.append({
+            "rep_channel_id": rep_channel.id,
+            "channel_id": rep_channel.channel_id,
+            "channel": rep_channel.channel.name,
+            "available": rules.is_available(rep_available=rep.is_available, channel_available=rep_channel.is_available),
+            "sandbox": rep_channel.sandbox,
+            "timezone": rep_channel.timezone,
+            "channel_limits": usage,
+            "activities": [_activity_today(rep, rep_channel, a, at, usage) for a in activities],
+        })
+    return {"rep_id": rep.id, "at": at, "available": rep.is_available, "channels": channels}

@@ -140,7 +140,7 @@ class WindowPlanner:
         if target.allowed_start is not None and target.allowed_end is not None:
             if target.allowed_start == target.allowed_end:
                 return rules.SKIPPED, [], rules.NO_OVERLAP  # empty allowed hours allow nothing
-            allowed = rules.LocalHours(target.allowed_start, target.allowed_end)
+            allowed = rules.Window(target.allowed_start, target.allowed_end)
         try:
             return rules.clip_kind(window_start=span.start, window_end=span.end, tz=target.tz, allowed=allowed)
         except ValueError:

@@ -11,12 +11,12 @@ from campaigns.rules import (
     NARROWED,
     NO_OVERLAP,
     SKIPPED,
-    LocalHours,
     clip_kind,
     interleave,
     next_interval,
     stagger_by_capacity,
 )
+from salesreps.rules import Window
 
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -26,10 +26,10 @@ def h(hours: float) -> datetime:
 
 
 @pytest.mark.parametrize("tz, allowed, kind", [
-    ("Asia/Tokyo", LocalHours(time(8), time(20)), KEPT),
+    ("Asia/Tokyo", Window(time(8), time(20)), KEPT),
     ("Asia/Tokyo", None, KEPT),
-    ("America/Los_Angeles", LocalHours(time(12), time(20)), NARROWED),
-    ("Europe/Moscow", LocalHours(time(18), time(22)), SKIPPED),
+    ("America/Los_Angeles", Window(time(12), time(20)), NARROWED),
+    ("Europe/Moscow", Window(time(18), time(22)), SKIPPED),
 ])
 def test_clip_kind(tz, allowed, kind):
     got, intervals, reason = clip_kind(window_start=datetime(2026, 3, 8, 9), window_end=datetime(2026, 3, 8, 17), tz=tz,

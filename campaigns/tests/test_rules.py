@@ -11,19 +11,17 @@ from hypothesis import strategies as st
 from campaigns.rules import (
     EMPTY_IN_ZONE,
     NO_OVERLAP,
-    LocalHours,
     contact_send_window,
-    is_quiet,
-    quiet_ends,
     spread_by_capacity,
 )
-from salesreps.rules import local_instant
+from inbox.rules import is_quiet, quiet_ends
+from salesreps.rules import Window, local_instant
 from salesreps.tests.dst import transition_days
 
 NY, BERLIN = "America/New_York", "Europe/Berlin"
 ZONES = [NY, BERLIN, "UTC", "Asia/Kolkata", "America/Santiago", "Australia/Lord_Howe"]
-OFFICE = LocalHours(start=time(9), end=time(17))
-NIGHT = LocalHours(start=time(20), end=time(8))
+OFFICE = Window(start=time(9), end=time(17))
+NIGHT = Window(start=time(20), end=time(8))
 
 
 def utc(*args: int) -> datetime:
@@ -65,15 +63,15 @@ def wall(*args: int) -> datetime:
         (wall(2026, 3, 8, 2, 30), wall(2026, 3, 8, 5), NY, None,
          [(utc(2026, 3, 8, 7), utc(2026, 3, 8, 9))]),
         (wall(2026, 3, 8, 2, 10), wall(2026, 3, 8, 2, 50), NY, None, EMPTY_IN_ZONE),
-        (wall(2026, 3, 29, 1), wall(2026, 3, 29, 12), BERLIN, LocalHours(time(2, 15), time(4)),
+        (wall(2026, 3, 29, 1), wall(2026, 3, 29, 12), BERLIN, Window(time(2, 15), time(4)),
          [(utc(2026, 3, 29, 1), utc(2026, 3, 29, 2))]),
         # fall back: 01:00 EDT to 03:00 EST is three hours
         (wall(2026, 11, 1, 1), wall(2026, 11, 1, 3), NY, None,
          [(utc(2026, 11, 1, 5), utc(2026, 11, 1, 8))]),
-        (wall(2026, 10, 25), wall(2026, 10, 25, 12), BERLIN, LocalHours(time(2), time(2, 30)),
+        (wall(2026, 10, 25), wall(2026, 10, 25, 12), BERLIN, Window(time(2), time(2, 30)),
          [(utc(2026, 10, 25, 0), utc(2026, 10, 25, 0, 30))]),
         # 02:30-02:00 hours touch across the gap (both ends become 03:00 EDT): one interval
-        (wall(2026, 3, 7), wall(2026, 3, 9), NY, LocalHours(time(2, 30), time(2)),
+        (wall(2026, 3, 7), wall(2026, 3, 9), NY, Window(time(2, 30), time(2)),
          [(utc(2026, 3, 7, 5), utc(2026, 3, 7, 7)), (utc(2026, 3, 7, 7, 30), utc(2026, 3, 9, 4))]),
     ],
 )
@@ -101,7 +99,7 @@ def test_contact_send_window_rejects_bad_input():
         contact_send_window(window_start=wall(2026, 6, 1), window_end=wall(2026, 6, 2),
                             tz="Mars/Olympus", allowed=None)
     with pytest.raises(ValueError):
-        LocalHours(start=time(9), end=time(9))
+        Window(start=time(9), end=time(9))
 
 
 def _transition_days() -> list[date]:
@@ -113,7 +111,7 @@ days = st.one_of(
 )
 quarter_times = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
 hours = st.tuples(quarter_times, quarter_times).filter(lambda h: h[0] != h[1]).map(
-    lambda h: LocalHours(start=h[0], end=h[1])
+    lambda h: Window(start=h[0], end=h[1])
 )
 SAMPLES = [k / 193 for k in range(193)]
 
@@ -163,17 +161,17 @@ def test_contact_windows_lie_inside_campaign_window_and_allowed_hours(
 @pytest.mark.parametrize(
     ("at", "tz", "quiet", "expected_quiet", "ends"),
     [
-        (utc(2026, 6, 1, 22), BERLIN, LocalHours(time(22), time(8)), True, utc(2026, 6, 2, 6)),
-        (utc(2026, 6, 2, 5), BERLIN, LocalHours(time(22), time(8)), True, utc(2026, 6, 2, 6)),
-        (utc(2026, 6, 2, 6), BERLIN, LocalHours(time(22), time(8)), False, utc(2026, 6, 2, 6)),
+        (utc(2026, 6, 1, 22), BERLIN, Window(time(22), time(8)), True, utc(2026, 6, 2, 6)),
+        (utc(2026, 6, 2, 5), BERLIN, Window(time(22), time(8)), True, utc(2026, 6, 2, 6)),
+        (utc(2026, 6, 2, 6), BERLIN, Window(time(22), time(8)), False, utc(2026, 6, 2, 6)),
         (utc(2026, 6, 2, 6), BERLIN, None, False, utc(2026, 6, 2, 6)),
-        (utc(2026, 6, 1, 14), NY, LocalHours(time(7), time(9)), False, utc(2026, 6, 1, 14)),
+        (utc(2026, 6, 1, 14), NY, Window(time(7), time(9)), False, utc(2026, 6, 1, 14)),
         # quiet until 02:30 on spring-forward day ends at 03:00 EDT
-        (utc(2026, 3, 8, 6, 30), NY, LocalHours(time(0), time(2, 30)), True, utc(2026, 3, 8, 7)),
+        (utc(2026, 3, 8, 6, 30), NY, Window(time(0), time(2, 30)), True, utc(2026, 3, 8, 7)),
         # fall back: quiet until 01:30 ends on the pass we are in
-        (utc(2026, 11, 1, 5, 15), NY, LocalHours(time(0), time(1, 30)), True,
+        (utc(2026, 11, 1, 5, 15), NY, Window(time(0), time(1, 30)), True,
          utc(2026, 11, 1, 5, 30)),
-        (utc(2026, 11, 1, 6, 15), NY, LocalHours(time(0), time(1, 30)), True,
+        (utc(2026, 11, 1, 6, 15), NY, Window(time(0), time(1, 30)), True,
          utc(2026, 11, 1, 6, 30)),
     ],
 )
@@ -245,6 +243,6 @@ def test_spread_sums_to_n_within_proportional_bounds(recipients, capacities):
 def test_quiet_end_inside_a_spring_forward_gap_moves_to_the_next_day():
     # Santiago springs forward at midnight: on 2026-09-06 00:00-01:00 does not exist, so the only
     # free quarter hour of 00:15-00:00 quiet hours vanishes and quiet runs on to the 7th.
-    quiet = LocalHours(start=time(0, 15), end=time(0))
+    quiet = Window(start=time(0, 15), end=time(0))
     at = utc(2026, 9, 5, 4, 15)
     assert quiet_ends(at=at, tz="America/Santiago", quiet=quiet) == utc(2026, 9, 7, 3)

@@ -1,19 +1,24 @@
 """Messages: inbound storage, status changes that never go backwards, outbound compose."""
 from __future__ import annotations
 
+import string
+
 from django.db import transaction
 from django.utils import timezone
 
 from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit, emit_many
-from inbox.models import STATUS_RANK, Conversation, Message, MessageEvent, Template
+from inbox import hooks
+from inbox.models import STATUS_RANK, ContactIdentity, Conversation, Message, MessageEvent, Template
 from inbox.payloads import conversation_payload, message_payload
 from inbox.selectors import audience_user_ids
 from inbox.services.contacts import contact_opt_out, contact_resolve
 from inbox.services.conversations import conversation_for_contact, conversation_get_for
+from inbox.services.outbound import message_enqueue
 from platforms.base import InboundMessage, OptOut, StatusUpdate, Watermark
 from salesreps.models import Channel
+from salesreps.selectors import rep_of
 
 log = entity_log("messages")
 
@@ -78,9 +83,7 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
 
 def _after_inbound(*, contact, message: Message) -> None:
     """Hooks other apps need on a reply (sequences stop, lead scores move)."""
-    from campaigns.hooks import on_contact_replied
-
-    on_contact_replied(contact_id=contact.id, at=message.status_at)
+    hooks.contact_replied.call(contact_id=contact.id, at=message.status_at)
 
 
 def _move_status(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:
@@ -119,7 +122,6 @@ def message_apply_status(*, channel: Channel, event: StatusUpdate) -> bool:
 @transaction.atomic
 def message_apply_watermark(*, channel: Channel, event: Watermark) -> int:
     """Messenger: every outbound message to the contact sent at or before the watermark."""
-    from inbox.models import ContactIdentity
 
     identity = ContactIdentity.objects.filter(channel=channel, external_id=event.contact_id).first()
     if identity is None:
@@ -138,10 +140,7 @@ def message_apply_watermark(*, channel: Channel, event: Watermark) -> int:
 
 
 def _on_status(message: Message) -> None:
-    if message.campaign_recipient_id:
-        from campaigns.hooks import on_message_status
-
-        on_message_status(recipient_id=message.campaign_recipient_id, status=message.status)
+    hooks.message_status_changed.call(message=message)
 
 
 def message_handle_opt_out(*, channel: Channel, event: OptOut) -> None:
@@ -151,7 +150,6 @@ def message_handle_opt_out(*, channel: Channel, event: OptOut) -> None:
 
 def render_template(template: Template, variables: dict, language: str = "") -> tuple[str, list[str]]:
     """The rendered text and the names of variables it needs but was not given."""
-    import string
 
     text = template.translations.get(language) or template.body
     names = [name for _, name, _, _ in string.Formatter().parse(text) if name]
@@ -165,8 +163,6 @@ def render_template(template: Template, variables: dict, language: str = "") -> 
 def message_compose(*, user, conversation_id: int, text: str = "", template_id: int | None = None,
                     variables: dict | None = None, idempotency_key: str = "") -> tuple[Message, bool]:
     """Queue an outbound message; the same idempotency key returns the first message (created=False)."""
-    from inbox.services.outbound import message_enqueue
-    from salesreps.selectors import rep_of
 
     conversation = conversation_get_for(user=user, conversation_id=conversation_id, lock=True)
     if idempotency_key:
@@ -205,8 +201,6 @@ def message_compose(*, user, conversation_id: int, text: str = "", template_id: 
 
 
 def typing_notify(*, user, conversation_id: int) -> None:
-    from salesreps.selectors import rep_of
-
     conversation = conversation_get_for(user=user, conversation_id=conversation_id)
     rep = rep_of(user)
     audience = [u for u in audience_user_ids(conversation) if u != user.id]

@@ -14,7 +14,7 @@ import logging
 import random
 import time as _time
 import uuid
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import httpx
@@ -23,44 +23,29 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from campaigns.rules import LocalHours, is_quiet, quiet_ends
+from core.enqueue import task_enqueue
 from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit
+from inbox import hooks, sending
 from inbox.models import Conversation, DeliveryAttempt, Message
 from inbox.payloads import message_payload
-from inbox.selectors import audience_user_ids
+from inbox.selectors import audience_user_ids, messages_for
 from platforms import get_adapter
 from platforms.base import SendResult
-from salesreps import rules
 from salesreps.models import ActivityRecord, ChannelActivity, SalesRepChannel, SalesRepChannelActivity
-from salesreps.services import CapacityRefused, activity_check
+from salesreps.rules import Window
+from salesreps.selectors import capacity_of, channel_usage
+from salesreps.services import activity_record_unchecked, allowance_store
 
 log = entity_log("messages")
 logger = logging.getLogger("switchboard.messages")
 MAX_ATTEMPTS = 5
-UNAVAILABLE_RECHECK = timedelta(minutes=15)
-# Providers that deduplicate on our idempotency key, so a resend after a crash is safe. Only our
-# own channel services promise it; Twilio's API ignores idempotency headers, Meta has none, and
-# SMTP relays don't deduplicate on Message-ID (README, "Delivery guarantees").
-IDEMPOTENT_PROVIDERS = frozenset({"service"})
-DEFAULT_BASE_URLS = {"whatsapp": "https://graph.facebook.com", "messenger": "https://graph.facebook.com",
-                     "instagram": "https://graph.facebook.com", "sms": "https://api.twilio.com"}
 
 
 def message_enqueue(*, message_id: int) -> None:
     """Wake a dispatcher once the row is committed (the row itself is the schedule)."""
-    from inbox.tasks import dispatch_due
-
-    transaction.on_commit(lambda: dispatch_due.delay())
-
-
-@dataclass
-class Decision:
-    action: str  # send | defer | fail
-    code: str = ""
-    reason: str = ""
-    until: datetime | None = None
+    task_enqueue("inbox.tasks.dispatch_due")
 
 
 def _emit(message: Message) -> None:
@@ -104,111 +89,83 @@ def dispatch_due_messages(*, max_seconds: float = 20.0, batch: int = 50, now: da
     return handled
 
 
-# ---- rules ------------------------------------------------------------------------------------
+# ---- the decision: facts gathered here, decided in inbox/sending.py ---------------------------
 
 
-def _activity_for(rep_channel: SalesRepChannel) -> SalesRepChannelActivity:
+def _message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity | None:
+    return (SalesRepChannelActivity.objects.filter(rep_channel=rep_channel, activity__name="message")
+            .select_related("activity").first())
+
+
+def _contact_facts(contact) -> sending.ContactFacts:
+    quiet = Window(contact.quiet_start, contact.quiet_end) if contact.quiet_start and contact.quiet_end else None
+    return sending.ContactFacts(
+        opted_out=contact.opted_out, opt_out_reason=contact.opt_out_reason,
+        channel_opt_outs=frozenset((contact.preferences or {}).get("opt_outs", [])),
+        last_inbound_at=contact.last_inbound_at, timezone=contact.timezone, quiet=quiet,
+    )
+
+
+def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: datetime) -> sending.SendFacts:
+    """Everything decide() reads, read now. Caller holds the message and rep-channel row locks."""
+    contact = message.conversation.contact
+    campaign = next((f for f in hooks.send_facts.call(message=message, now=now) if f is not None), None)
+    facts = sending.SendFacts(
+        now=now, channel_kind=message.channel.kind, has_template=message.template_id is not None,
+        contact=_contact_facts(contact), has_rep_channel=rep_channel is not None, campaign=campaign,
+    )
+    if rep_channel is None:
+        return facts
+    usage = channel_usage(channel=rep_channel.channel, at=now)
+    return replace(
+        facts,
+        reserved=ActivityRecord.objects.filter(message_id=message.id).exists(),
+        capacity=capacity_of(rep_channel=rep_channel, activity=_message_activity(rep_channel), at=now),
+        rates=tuple(sending.RateUsage(code, u["limit"], u["used"], u["frees_at"]) for code, u in usage.items()),
+        last_sent_at=rep_channel.last_sent_at, min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
+        jitter_seconds=settings.SEND_JITTER_SECONDS, rand=random.random(),
+    )
+
+
+def _apply_effects(message: Message, rep_channel: SalesRepChannel | None, decision: sending.Decision, now: datetime) -> None:
+    for effect in decision.effects:
+        if isinstance(effect, sending.StoreAllowance):
+            allowance_store(rep_channel=rep_channel, activity=_message_activity(rep_channel), day=effect.day,
+                            allowance=effect.allowance)
+    hooks.send_decided.call(message=message, decision=decision, now=now)
+
+
+def _ensure_message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity:
+    """The rep-channel's "message" activity, created on the first send that records against it."""
     activity, _ = ChannelActivity.objects.get_or_create(channel_id=rep_channel.channel_id, name="message")
     rca, _ = SalesRepChannelActivity.objects.get_or_create(rep_channel=rep_channel, activity=activity)
     return rca
 
 
-def _channel_rate(rep_channel: SalesRepChannel, now: datetime) -> Decision | None:
-    channel = rep_channel.channel
-    records = ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel_id=channel.id)
-    for limit, span, code in ((channel.rate_limit_per_hour, timedelta(hours=1), "channel_hourly"),
-                              (channel.rate_limit_per_day, timedelta(days=1), "channel_daily")):
-        if limit is None:
-            continue
-        window = records.filter(performed_at__gt=now - span).order_by("performed_at")
-        if window.count() >= limit:
-            oldest = window.values_list("performed_at", flat=True)[window.count() - limit]
-            until = oldest + span
-            per = "hour" if code == "channel_hourly" else "day"
-            return Decision("defer", code, f"channel rate limit {limit}/{per} reached until {until:%Y-%m-%d %H:%M} UTC", until)
-    return None
-
-
-def decide(*, message: Message, rep_channel: SalesRepChannel | None, now: datetime) -> Decision:
-    """Every rule of DESIGN.md flow 2, in order. Caller holds the rep-channel row lock."""
-    contact = message.conversation.contact
-    if contact.opted_out:
-        return Decision("fail", "opted_out", f"contact opted out ({contact.opt_out_reason or 'request'})")
-    if message.channel.kind in (contact.preferences or {}).get("opt_outs", []):
-        return Decision("fail", "opted_out_channel", f"contact opted out of {message.channel.kind} messages")
-    if rep_channel is None:
-        return Decision("fail", "no_rep_channel", "no rep with this channel is assigned to the conversation")
-    if message.channel.kind == "whatsapp" and message.template_id is None:
-        last = contact.last_inbound_at
-        if last is None or now - last > timedelta(hours=24):
-            return Decision("fail", "whatsapp_24h_window",
-                            "WhatsApp's 24-hour window has closed: free text is refused, send a template")
-    if message.campaign_recipient_id:
-        # Campaign messages go only inside the contact's window: re-planned or skipped past it.
-        from campaigns.services.dispatch import campaign_window_hold
-
-        hold = campaign_window_hold(message=message, now=now)
-        if hold:
-            return Decision(*hold)
-    if contact.quiet_start and contact.quiet_end:
-        quiet = LocalHours(contact.quiet_start, contact.quiet_end)
-        if is_quiet(at=now, tz=contact.timezone, quiet=quiet):
-            until = quiet_ends(at=now, tz=contact.timezone, quiet=quiet)
-            local_end = until.astimezone(_zone(contact.timezone))
-            return Decision("defer", "quiet_hours", f"contact's quiet hours until {local_end:%H:%M} {contact.timezone}", until)
-    if ActivityRecord.objects.filter(message_id=message.id).exists():
-        return Decision("send")  # capacity already reserved by an earlier claim of this message
-    try:
-        activity_check(rep_channel=rep_channel, activity=_activity_for(rep_channel), at=now)
-    except CapacityRefused as refused:
-        until = refused.until or (now + UNAVAILABLE_RECHECK)
-        return Decision("defer", refused.code, refused.reason, until)
-    rate = _channel_rate(rep_channel, now)
-    if rate:
-        return rate
-    if message.campaign_recipient_id:
-        # Campaign daily cap ("campaign_cap"): takes the campaign row lock, reserves today's send.
-        from campaigns.services.dispatch import campaign_cap_hold
-
-        capped = campaign_cap_hold(message=message, now=now)
-        if capped:
-            return Decision(*capped)
-    delay = rules.pacing_delay(last_sent_at=rep_channel.last_sent_at, now=now,
-                               min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
-                               jitter_seconds=settings.SEND_JITTER_SECONDS, rand=random.random())
-    if delay > 0:
-        return Decision("defer", "pacing", "", now + timedelta(seconds=delay))
-    return Decision("send")
-
-
-def _zone(name: str):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
-
-
 # ---- one message ---------------------------------------------------------------------------
 
 
-def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt | None, Decision, SalesRepChannel | None]:
+def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt | None, sending.Decision, SalesRepChannel | None]:
     with transaction.atomic():
         message = (Message.objects.select_for_update(of=("self",))
                    .select_related("conversation__contact", "channel", "template").get(pk=message_id))
         if message.status != "sending":
-            return message, None, Decision("skip"), None
+            return message, None, sending.Decision("skip"), None
         rep_id = message.conversation.rep_id or message.sender_id
-        rep_channel = (SalesRepChannel.objects.select_for_update().select_related("rep", "channel")
+        # Lock the rep-channel row only (of=self): the joined rep and channel rows stay free.
+        rep_channel = (SalesRepChannel.objects.select_for_update(of=("self",)).select_related("rep", "channel")
                        .filter(rep_id=rep_id, channel_id=message.channel_id).first())
         open_attempt = message.attempts_log.filter(status_code=0, ok=False, retryable=False).order_by("-id").first()
-        if open_attempt and message.channel.kind not in IDEMPOTENT_PROVIDERS and not (rep_channel and rep_channel.sandbox):
+        if open_attempt and not get_adapter(message.channel.kind).idempotent and not (rep_channel and rep_channel.sandbox):
             # A worker died between asking the provider and recording the answer: never resend blind.
             message.needs_reconciliation = True
             message.defer_reason = "delivery unknown after a worker crash: waiting for the platform's status"
             message.lease_until = None
             message.save(update_fields=["needs_reconciliation", "defer_reason", "lease_until"])
             log.warning("message needs reconciliation", message=message.id)
-            return message, None, Decision("skip"), None
-        decision = decide(message=message, rep_channel=rep_channel, now=now)
+            return message, None, sending.Decision("skip"), None
+        decision = sending.decide(send_facts(message=message, rep_channel=rep_channel, now=now))
+        _apply_effects(message, rep_channel, decision, now)
         if decision.action == "defer":
             message.status, message.due_at, message.lease_until = "deferred", decision.until, None
             message.defer_code, message.defer_reason = decision.code, decision.reason
@@ -221,9 +178,8 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
             _fail(message, decision.code, decision.reason)
             return message, None, decision, rep_channel
         if not ActivityRecord.objects.filter(message_id=message.id).exists():
-            from salesreps.services import activity_record_unchecked
-
-            activity_record_unchecked(rep_channel=rep_channel, activity=_activity_for(rep_channel), at=now, message_id=message.id)
+            activity_record_unchecked(rep_channel=rep_channel, activity=_ensure_message_activity(rep_channel), at=now,
+                                      message_id=message.id)
         rep_channel.last_sent_at = now
         rep_channel.save(update_fields=["last_sent_at"])
         message.rep_channel = rep_channel
@@ -253,7 +209,7 @@ def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx
     if message.template_id and message.template.whatsapp_name:
         template = {"name": message.template.whatsapp_name, "language": message.template.whatsapp_language,
                     "variables": message.variables}
-    base_url = channel.config.get("api_base_url") or channel.internal_url or DEFAULT_BASE_URLS.get(channel.kind, "")
+    base_url = channel.config.get("api_base_url") or channel.internal_url or adapter.default_base_url
     config = {"name": channel.name, **channel.config}
     try:
         return adapter.send(client=client, base_url=base_url, config=config, secrets=channel.secrets, to=to,
@@ -279,10 +235,7 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             _emit(message)
             log.info("message sent", message=message.id, conversation=message.conversation_id,
                      external_id=result.external_id, sandbox=attempt.sandbox)
-            if message.campaign_recipient_id:
-                from campaigns.hooks import on_message_status
-
-                on_message_status(recipient_id=message.campaign_recipient_id, status="sent")
+            hooks.message_status_changed.call(message=message)
         elif result.retryable and message.attempts < MAX_ATTEMPTS:
             backoff = min(600, 2 ** message.attempts) * (0.5 + random.random())
             message.status, message.due_at, message.lease_until = "queued", now + timedelta(seconds=backoff), None
@@ -314,8 +267,6 @@ def message_dispatch(*, message_id: int, client: httpx.Client, now: datetime | N
 @transaction.atomic
 def message_retry(*, user, message_id: int) -> Message:
     """A failed message retried by hand goes through the whole path again, provider included."""
-    from inbox.selectors import messages_for
-
     message = messages_for(user).select_for_update(of=("self",)).filter(pk=message_id, direction="out").first()
     if message is None:
         raise AccessDenied(f"message {message_id} not found")

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from core.models import UserEvent
-from salesreps import services
+from salesreps import rules, selectors, services
 from salesreps.models import (
     ActivityRecord,
     Channel,
@@ -22,7 +22,8 @@ from salesreps.models import (
     ShiftError,
     WorkingShift,
 )
-from salesreps.services import CapacityRefused, activity_check, activity_record, allowance_for, rep_today
+from salesreps.selectors import rep_today
+from salesreps.services import CapacityRefused, activity_check, activity_record, allowance_for
 from salesreps.tests.conftest import make_channel, make_rep, make_rep_channel
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -400,9 +401,9 @@ def test_schedule_for_loads_dated_shifts_near_now_and_every_day_off(rep, channel
         WorkingShift.objects.create(rep=rep, date=day, start_time=time(10), end_time=time(11))
     WorkingShift.objects.create(rep=rep, date=near, number=2)  # no hours: not a window
     WorkingShift.objects.create(rep=rep, date=far + timedelta(days=1), is_day_off=True)
-    schedule = services.schedule_for(rep_channel, rca)
-    assert dict(schedule.overrides) == {near: (services.rules.Window(time(10), time(11)),)}
-    assert schedule.windows == (services.rules.Window(time(8), time(20)),)
+    schedule = selectors.schedule_for(rep_channel, rca)
+    assert dict(schedule.overrides) == {near: (rules.Window(time(10), time(11)),)}
+    assert schedule.windows == (rules.Window(time(8), time(20)),)
     assert schedule.days_off == {far + timedelta(days=1)}
     around = paris(far, 12)
-    assert set(dict(services.schedule_for(rep_channel, rca, around=around).overrides)) == {far}
+    assert set(dict(selectors.schedule_for(rep_channel, rca, around=around).overrides)) == {far}

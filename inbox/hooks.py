@@ -1,0 +1,20 @@
+"""The inbox's extension points: what a higher app (campaigns) may add to the inbox's flows.
+
+Campaigns connects its listeners in CampaignsConfig.ready(); the inbox never imports it.
+Listeners run inside the caller's transaction and take keyword arguments only.
+"""
+from core.hooks import Hook
+
+send_facts = Hook("send_facts", """(message, now) -> inbox.sending.CampaignFacts | None: what a
+campaign knows of a message about to be decided. Runs under the message and rep-channel row
+locks; a listener may lock its own rows (after those, so the lock order stays fixed).""")
+
+send_decided = Hook("send_decided", """(message, decision, now) -> None: apply the campaign
+effects of a send decision (inbox.sending RecipientCancel / RecipientSkip / RecipientReplan /
+CampaignSendReserve) in the same transaction.""")
+
+message_status_changed = Hook("message_status_changed", """(message) -> None: an outbound message
+moved to sent, delivered, read or failed.""")
+
+contact_replied = Hook("contact_replied", """(contact_id, at) -> None: an inbound message from the
+contact was stored.""")
