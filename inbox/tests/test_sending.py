@@ -1,0 +1,147 @@
+"""decide() and its checks, table-driven over plain facts: no database, no clock."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from inbox import sending
+from inbox.sending import (
+    PAUSED_CODE,
+    CampaignFacts,
+    CampaignSendReserve,
+    ContactFacts,
+    RateUsage,
+    RecipientCancel,
+    RecipientReplan,
+    RecipientSkip,
+    Replan,
+    SendFacts,
+    StoreAllowance,
+    decide,
+)
+from salesreps.rules import Capacity, Schedule, Window
+
+NOW = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)  # a Wednesday, 12:00 in Paris
+PARIS = "Europe/Paris"
+OFFICE = Schedule(tz=PARIS, windows=(Window(time(9), time(18)),))
+
+
+def capacity(**changes) -> Capacity:
+    base = Capacity(schedule=OFFICE, available=True, max_capacity=10, day=date(2026, 6, 3), allowance=10,
+                    allowance_stored=True, used=0)
+    return replace(base, **changes)
+
+
+def facts(**changes) -> SendFacts:
+    base = SendFacts(now=NOW, channel_kind="sms", has_template=False, contact=ContactFacts(timezone=PARIS),
+                     capacity=capacity())
+    return replace(base, **changes)
+
+
+def campaign(**changes) -> CampaignFacts:
+    base = CampaignFacts(status="running", recipient_state="scheduled", window_start=NOW - timedelta(hours=1),
+                         window_end=NOW + timedelta(hours=1))
+    return replace(base, **changes)
+
+
+TABLE = [
+    # (what, facts, action, code)
+    ("all clear", facts(), "send", ""),
+    ("opted out", facts(contact=ContactFacts(opted_out=True, opt_out_reason="keyword")), "fail", "opted_out"),
+    ("opted out of the channel kind", facts(contact=ContactFacts(channel_opt_outs=frozenset({"sms"}))), "fail", "opted_out_channel"),
+    ("opt-out of another kind only", facts(contact=ContactFacts(channel_opt_outs=frozenset({"email"}))), "send", ""),
+    ("no rep-channel", facts(has_rep_channel=False, capacity=None), "fail", "no_rep_channel"),
+    ("WhatsApp text, never an inbound", facts(channel_kind="whatsapp"), "fail", "whatsapp_24h_window"),
+    ("WhatsApp text, inbound 25 h ago",
+     facts(channel_kind="whatsapp", contact=ContactFacts(last_inbound_at=NOW - timedelta(hours=25))), "fail", "whatsapp_24h_window"),
+    ("WhatsApp text, inbound 23 h ago",
+     facts(channel_kind="whatsapp", contact=ContactFacts(last_inbound_at=NOW - timedelta(hours=23))), "send", ""),
+    ("WhatsApp template outside the window", facts(channel_kind="whatsapp", has_template=True), "send", ""),
+    ("quiet hours", facts(contact=ContactFacts(timezone=PARIS, quiet=Window(time(11), time(13)))), "defer", "quiet_hours"),
+    ("reserved earlier skips the later rules", facts(reserved=True, capacity=capacity(used=10)), "send", ""),
+    ("unavailable", facts(capacity=capacity(available=False)), "defer", "unavailable"),
+    ("outside the shift", facts(now=NOW.replace(hour=19)), "defer", "outside_shift"),
+    ("activity off", facts(capacity=capacity(max_capacity=0, allowance=0)), "defer", "activity_off"),
+    ("daily capacity used", facts(capacity=capacity(used=10)), "defer", "activity_cap"),
+    ("warm-up allowance used", facts(capacity=capacity(allowance=3, used=3)), "defer", "warmup"),
+    ("channel hourly rate", facts(rates=(RateUsage("channel_hourly", 5, 5, NOW + timedelta(minutes=20)),)), "defer", "channel_hourly"),
+    ("channel rate with room", facts(rates=(RateUsage("channel_daily", 5, 4, None),)), "send", ""),
+    ("pacing", facts(last_sent_at=NOW - timedelta(seconds=5), min_gap_seconds=20), "defer", "pacing"),
+    ("campaign paused", facts(campaign=campaign(status="paused")), "defer", PAUSED_CODE),
+    ("campaign cancelled", facts(campaign=campaign(status="cancelled")), "fail", "campaign_cancelled"),
+    ("recipient skipped", facts(campaign=campaign(recipient_state="skipped", recipient_reason="no_overlap")), "fail",
+     "campaign_recipient_skipped"),
+    ("before the contact's window", facts(campaign=campaign(window_start=NOW + timedelta(hours=2), window_end=NOW + timedelta(hours=3))),
+     "defer", "contact_window"),
+    ("campaign cap reached", facts(campaign=campaign(daily_cap=2, used_today=2)), "defer", "campaign_cap"),
+    ("campaign cap reserved today already", facts(campaign=campaign(daily_cap=2, used_today=2, reserved_today=True)), "send", ""),
+]
+
+
+@pytest.mark.parametrize(("what", "given_facts", "action", "code"), TABLE, ids=[row[0] for row in TABLE])
+def test_decide_table(what, given_facts, action, code):
+    decision = decide(given_facts)
+    assert (decision.action, decision.code) == (action, code)
+    if action == "defer":
+        assert decision.until is not None and decision.until > given_facts.now
+
+
+def test_the_first_failing_check_wins_in_order():
+    both = facts(contact=ContactFacts(opted_out=True, quiet=Window(time(11), time(13))), capacity=capacity(used=10))
+    assert decide(both).code == "opted_out"
+    quiet_and_full = facts(contact=ContactFacts(timezone=PARIS, quiet=Window(time(11), time(13))), capacity=capacity(used=10))
+    assert decide(quiet_and_full).code == "quiet_hours"
+
+
+def test_reasons_name_the_limit_and_the_local_time():
+    outside = decide(facts(now=NOW.replace(hour=19)))
+    assert outside.reason == "outside shift until 2026-06-04 09:00 Europe/Paris"
+    assert outside.until == datetime(2026, 6, 4, 7, 0, tzinfo=UTC)
+    quiet = decide(facts(contact=ContactFacts(timezone=PARIS, quiet=Window(time(11), time(13)))))
+    assert quiet.reason == "contact's quiet hours until 13:00 Europe/Paris"
+    capped = decide(facts(campaign=campaign(daily_cap=2, used_today=2)))
+    assert capped.reason == "campaign daily cap 2 reached until 2026-06-04 00:00 UTC"
+
+
+def test_unavailable_rechecks_in_a_quarter_hour():
+    decision = decide(facts(capacity=capacity(available=False)))
+    assert decision.until == NOW + sending.UNAVAILABLE_RECHECK
+
+
+def test_an_unstored_allowance_is_stored_when_the_check_reaches_it():
+    sent = decide(facts(capacity=capacity(allowance_stored=False, allowance=4)))
+    assert sent.action == "send" and sent.effects == (StoreAllowance(date(2026, 6, 3), 4),)
+    refused = decide(facts(capacity=capacity(allowance_stored=False, allowance=4, used=4)))
+    assert refused.code == "warmup" and refused.effects == (StoreAllowance(date(2026, 6, 3), 4),)
+    closed = decide(facts(now=NOW.replace(hour=19), capacity=capacity(allowance_stored=False)))
+    assert closed.code == "outside_shift" and closed.effects == ()
+
+
+def test_campaign_effects():
+    cancelled = decide(facts(campaign=campaign(status="cancelled")))
+    assert cancelled.effects == (RecipientCancel(),)
+    passed = campaign(window_start=NOW - timedelta(hours=3), window_end=NOW - timedelta(hours=1),
+                      replan=Replan(None, reason="no_window_left"))
+    skipped = decide(facts(campaign=passed))
+    assert (skipped.code, skipped.effects) == ("campaign_window_passed", (RecipientSkip("no_window_left"),))
+    later = (NOW + timedelta(days=1), NOW + timedelta(days=1, hours=2))
+    moved = decide(facts(campaign=replace(passed, replan=Replan(later, slot_id=7, clip="kept"))))
+    assert (moved.action, moved.code, moved.until) == ("defer", "contact_window", later[0])
+    assert moved.effects == (RecipientReplan(later, 7, "kept"),)
+    open_now = (NOW - timedelta(minutes=5), NOW + timedelta(hours=1))
+    goes = decide(facts(campaign=replace(passed, replan=Replan(open_now, None, "narrowed"), daily_cap=5)))
+    assert goes.action == "send" and goes.effects == (RecipientReplan(open_now, None, "narrowed"), CampaignSendReserve())
+
+
+def test_a_message_with_no_campaign_asks_for_no_campaign_writes():
+    assert decide(facts()).effects == ()
+
+
+@given(used=st.integers(0, 30), allowance=st.integers(0, 30), cap=st.integers(0, 30))
+def test_capacity_never_passes_a_send_beyond_the_binding_limit(used, allowance, cap):
+    decision = decide(facts(capacity=capacity(used=used, allowance=allowance, max_capacity=cap)))
+    assert (decision.action == "send") == (cap > 0 and used < min(allowance, cap))
