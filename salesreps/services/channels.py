@@ -5,10 +5,11 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
 
+from core.errors import save_unique
 from core.logs import entity_log
 from salesreps.models import Channel, ChannelActivity
 
@@ -47,13 +48,7 @@ def _channel_save(channel: Channel) -> None:
     if channel_name_taken(channel.name, channel.pk):
         raise taken
     channel.full_clean()
-    try:
-        with transaction.atomic():
-            channel.save()
-    except IntegrityError as exc:
-        if "channel_name_ci_unique" in str(exc):
-            raise taken from None
-        raise
+    save_unique(channel, constraint="channel_name_ci_unique", taken=taken)
 
 
 def _channel_activities_set(channel: Channel, names: Iterable[str]) -> None:

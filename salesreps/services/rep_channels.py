@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
+from core.errors import save_unique
 from core.logs import entity_log
 from salesreps.models import Channel, SalesRep, SalesRepChannel, SalesRepChannelActivity
 
@@ -54,13 +55,7 @@ def rep_channel_create(*, rep: SalesRep, channel: Channel, activities: Iterable[
     rep_channel = SalesRepChannel(rep=rep, channel=channel)
     _rep_channel_fields(rep_channel, fields)
     rep_channel.full_clean(validate_constraints=False)
-    try:
-        with transaction.atomic():
-            rep_channel.save()
-    except IntegrityError as exc:
-        if "rep_channel_unique" in str(exc):
-            raise taken from None
-        raise
+    save_unique(rep_channel, constraint="rep_channel_unique", taken=taken)
     _activity_rows(rep_channel, activities)
     log.info("rep-channel created", rep=rep.id, rep_channel=rep_channel.id, channel=channel.id)
     return rep_channel

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import date
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
+from core.errors import save_unique
 from core.logs import entity_log
 from salesreps.models import SalesRep, WorkingShift
 
@@ -23,13 +24,7 @@ def _shift_save(shift: WorkingShift) -> None:
     shift.full_clean(validate_constraints=False)
     if WorkingShift.objects.filter(rep_id=shift.rep_id, date=shift.date, number=shift.number).exclude(pk=shift.pk).exists():
         raise taken
-    try:
-        with transaction.atomic():
-            shift.save()
-    except IntegrityError as exc:
-        if "shift_unique_per_rep_date_number" in str(exc):
-            raise taken from None
-        raise
+    save_unique(shift, constraint="shift_unique_per_rep_date_number", taken=taken)
 
 
 @transaction.atomic
