@@ -90,12 +90,12 @@ def _move_status(message: Message, status: str, at, *, error_code: str = "", err
     """Apply a status if it moves the message forward (read > delivered > sent); failed is final
     unless the message already got further. Caller holds the message row lock."""
     MessageEvent.objects.create(message=message, status=status, at=at, detail=error_title[:300])
-    if status == "failed":
-        if STATUS_RANK.get(message.status, 0) >= STATUS_RANK["delivered"] or message.status == "failed":
+    if status == Message.Status.FAILED:
+        if STATUS_RANK.get(message.status, 0) >= STATUS_RANK["delivered"] or message.status == Message.Status.FAILED:
             return False
-        message.status, message.error_code, message.error_title = "failed", error_code, error_title
+        message.status, message.error_code, message.error_title = Message.Status.FAILED, error_code, error_title
     else:
-        if message.status == "failed" or STATUS_RANK.get(status, 0) <= STATUS_RANK.get(message.status, 0):
+        if message.status == Message.Status.FAILED or STATUS_RANK.get(status, 0) <= STATUS_RANK.get(message.status, 0):
             return False
         message.status = status
     message.status_at = at
@@ -127,8 +127,8 @@ def message_apply_watermark(*, channel: Channel, event: Watermark) -> int:
     if identity is None:
         return 0
     messages = Message.objects.select_for_update().filter(
-        channel=channel, conversation__contact_id=identity.contact_id, direction="out",
-        sent_at__lte=event.watermark, status__in=["sent", "delivered"],
+        channel=channel, conversation__contact_id=identity.contact_id, direction=Message.Direction.OUTBOUND,
+        sent_at__lte=event.watermark, status__in=[Message.Status.SENT, Message.Status.DELIVERED],
     ).order_by("id")
     moved = 0
     for message in messages:
@@ -188,7 +188,7 @@ def message_compose(*, user, conversation_id: int, text: str = "", template_id: 
     if conversation.rep_id is None and sender is None:
         raise AccessDenied("assign the conversation to a rep before sending")
     message = Message.objects.create(
-        conversation=conversation, channel=conversation.channel, direction="out", status="queued",
+        conversation=conversation, channel=conversation.channel, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED,
         body=body, template=template, variables=variables, sender=sender, idempotency_key=idempotency_key,
         due_at=timezone.now(), priority=conversation.contact.lead_score,
     )

@@ -62,15 +62,16 @@ def claim_due(*, limit: int = 50, now: datetime | None = None) -> list[int]:
     with transaction.atomic():
         due = (
             Message.objects.select_for_update(skip_locked=True)
-            .filter(direction="out")
-            .filter(Q(status__in=["queued", "deferred"], due_at__lte=now) | Q(status="sending", lease_until__lt=now))
+            .filter(direction=Message.Direction.OUTBOUND)
+            .filter(Q(status__in=[Message.Status.QUEUED, Message.Status.DEFERRED], due_at__lte=now)
+                    | Q(status=Message.Status.SENDING, lease_until__lt=now))
             .order_by("-priority", "due_at", "id")
             .values_list("id", flat=True)[:limit]
         )
         ids = list(due)
         if ids:
             Message.objects.filter(id__in=ids).update(
-                status="sending", lease_until=now + timedelta(seconds=settings.SEND_LEASE_SECONDS)
+                status=Message.Status.SENDING, lease_until=now + timedelta(seconds=settings.SEND_LEASE_SECONDS)
             )
     return ids
 
@@ -149,7 +150,7 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
     with transaction.atomic():
         message = (Message.objects.select_for_update(of=("self",))
                    .select_related("conversation__contact", "channel", "template").get(pk=message_id))
-        if message.status != "sending":
+        if message.status != Message.Status.SENDING:
             return message, None, sending.Decision("skip"), None
         rep_id = message.conversation.rep_id or message.sender_id
         # Lock the rep-channel row only (of=self): the joined rep and channel rows stay free.
@@ -167,7 +168,7 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
         decision = sending.decide(send_facts(message=message, rep_channel=rep_channel, now=now))
         _apply_effects(message, rep_channel, decision, now)
         if decision.action == "defer":
-            message.status, message.due_at, message.lease_until = "deferred", decision.until, None
+            message.status, message.due_at, message.lease_until = Message.Status.DEFERRED, decision.until, None
             message.defer_code, message.defer_reason = decision.code, decision.reason
             message.save(update_fields=["status", "due_at", "lease_until", "defer_code", "defer_reason"])
             if decision.code != "pacing":
@@ -190,7 +191,7 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
 
 
 def _fail(message: Message, code: str, reason: str) -> None:
-    message.status, message.error_code, message.error_title = "failed", code, reason[:300]
+    message.status, message.error_code, message.error_title = Message.Status.FAILED, code, reason[:300]
     message.defer_reason, message.defer_code, message.lease_until = "", "", None
     message.save(update_fields=["status", "error_code", "error_title", "defer_reason", "defer_code", "lease_until"])
     ActivityRecord.objects.filter(message_id=message.id).delete()  # nothing left: the capacity is free again
@@ -228,7 +229,7 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             response=result.response,
         )
         if result.ok:
-            message.status, message.external_id, message.sent_at, message.status_at = "sent", result.external_id, now, now
+            message.status, message.external_id, message.sent_at, message.status_at = Message.Status.SENT, result.external_id, now, now
             message.lease_until, message.defer_reason, message.defer_code = None, "", ""
             message.save(update_fields=["status", "external_id", "sent_at", "status_at", "lease_until", "defer_reason", "defer_code"])
             _first_response(message.conversation, now)
@@ -238,7 +239,7 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             hooks.message_status_changed.call(message=message)
         elif result.retryable and message.attempts < MAX_ATTEMPTS:
             backoff = min(600, 2 ** message.attempts) * (0.5 + random.random())
-            message.status, message.due_at, message.lease_until = "queued", now + timedelta(seconds=backoff), None
+            message.status, message.due_at, message.lease_until = Message.Status.QUEUED, now + timedelta(seconds=backoff), None
             message.defer_code, message.defer_reason = "provider_retry", f"provider error {result.error_code or result.status_code}, retrying"
             message.save(update_fields=["status", "due_at", "lease_until", "defer_code", "defer_reason"])
             log.warning("send will retry", message=message.id, attempt=message.attempts, code=result.error_code)
@@ -267,12 +268,12 @@ def message_dispatch(*, message_id: int, client: httpx.Client, now: datetime | N
 @transaction.atomic
 def message_retry(*, user, message_id: int) -> Message:
     """A failed message retried by hand goes through the whole path again, provider included."""
-    message = messages_for(user).select_for_update(of=("self",)).filter(pk=message_id, direction="out").first()
+    message = messages_for(user).select_for_update(of=("self",)).filter(pk=message_id, direction=Message.Direction.OUTBOUND).first()
     if message is None:
         raise AccessDenied(f"message {message_id} not found")
-    if message.status != "failed":
+    if message.status != Message.Status.FAILED:
         raise ValueError(f"only failed messages can be retried (this one is {message.status})")
-    message.status, message.due_at, message.error_code, message.error_title = "queued", timezone.now(), "", ""
+    message.status, message.due_at, message.error_code, message.error_title = Message.Status.QUEUED, timezone.now(), "", ""
     message.attempts = 0
     message.save(update_fields=["status", "due_at", "error_code", "error_title", "attempts"])
     _emit(message)
