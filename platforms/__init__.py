@@ -1,21 +1,19 @@
-"""Platform adapters: one module per platform knows it in both directions (verify, dedup_key,
-parse, send; Meta platforms also handshake). Adding a platform is one module and one line here.
+"""Platform adapters: each knows one platform in both directions and is a `base.Adapter`.
+Adding a platform is one module and one entry in ADAPTERS.
 """
 from __future__ import annotations
 
-from types import ModuleType
+from . import email, service, sms, whatsapp
+from .base import Adapter
+from .meta_messaging import instagram, messenger
 
-from . import email, instagram, messenger, service, sms, whatsapp
-
-ADAPTERS: dict[str, ModuleType] = {
-    "whatsapp": whatsapp,
-    "messenger": messenger,
-    "instagram": instagram,
-    "sms": sms,
-    "email": email,
-    "service": service,
-}
+ADAPTERS: dict[str, Adapter] = {adapter.name: adapter for adapter in (whatsapp, messenger, instagram, sms, email, service)}
 
 
-def get_adapter(name: str) -> ModuleType | None:
+def get_adapter(name: str) -> Adapter | None:
     return ADAPTERS.get(name)
+
+
+def all_secret_names() -> tuple[str, ...]:
+    """Every secret name some adapter reads, sorted: the keys a Channel may store."""
+    return tuple(sorted({secret for adapter in ADAPTERS.values() for secret in adapter.secret_names}))

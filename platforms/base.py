@@ -1,4 +1,4 @@
-"""The normalized shapes every platform adapter turns inbound payloads into.
+"""What every platform adapter is (`Adapter`) and the normalized shapes it turns inbound payloads into.
 
 Adapters (`platforms/<name>.py`) know one platform in both directions; the webhook
 pipeline only ever sees these dataclasses, never a platform's own JSON.
@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
+
+import httpx
 
 
 class PayloadError(ValueError):
@@ -106,3 +109,52 @@ STOP_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "q
 def is_opt_out_text(text: str) -> bool:
     """STOP-style keywords, matched on the whole trimmed message, case-insensitively."""
     return text.strip().strip(".!").lower() in STOP_KEYWORDS
+
+
+class Handshake(Protocol):
+    def __call__(self, *, params: Mapping[str, str], verify_tokens: list[str]) -> str | None:
+        """The challenge to answer a GET subscription check with, or None to refuse it."""
+
+
+class Adapter(Protocol):
+    """One platform, both directions: all the rest of the code may ask of it.
+
+    `platforms.get_adapter(kind)` returns one; a module or an instance, whichever reads better.
+    """
+
+    name: str  # the Channel kind and the <platform> of /webhooks/<platform>/
+    default_base_url: str  # the provider API when the channel configures none; "" where there is none
+    idempotent: bool  # the provider deduplicates on our idempotency key, so an ambiguous send may be retried
+    secret_names: tuple[str, ...]  # every Channel.secrets key the adapter reads
+    signing_secret_names: tuple[str, ...]  # the secrets that may have signed a webhook
+    handshake_secret_names: tuple[str, ...]  # the secrets a handshake accepts; () without one
+    handshake: Handshake | None  # the GET subscription check, where the platform has one
+
+    def verify(self, *, request: RawRequest, secrets: list[str], now: float) -> bool:
+        """Whether one of `secrets` signed the request; `now` (unix s) bounds replayed timestamps."""
+
+    def dedup_key(self, *, request: RawRequest) -> str:
+        """Equal for redeliveries of one event, different for different events."""
+
+    def parse(self, *, request: RawRequest) -> list[NormalizedEvent]:
+        """The request's events; PayloadError (nothing else) for any body that is not this platform's."""
+
+    def channel_candidates(self, *, request: RawRequest) -> list[str]:
+        """Routing keys to try, in order, before the events' own channel_key; [] to use those."""
+
+    def secret_channel_name(self, *, request: RawRequest) -> str | None:
+        """The name of the one channel whose secrets may sign the request; None for any channel."""
+
+    def send(
+        self,
+        *,
+        client: httpx.Client,
+        base_url: str,
+        config: dict,
+        secrets: dict,
+        to: str,
+        text: str = "",
+        template: dict | None = None,
+        idempotency_key: str,
+    ) -> SendResult:
+        """Send once; provider trouble is a SendResult (retryable or not), never an exception."""

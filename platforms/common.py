@@ -261,3 +261,16 @@ def unsupported_template(platform: str) -> SendResult:
         error_code="template_unsupported",
         error_title=f"{platform} has no provider templates: render the template to text before sending",
     )
+
+
+# ---------------------------------------------------------------- adapter defaults
+
+
+def own_channel_keys(*, request: RawRequest) -> list[str]:
+    """`channel_candidates` of a platform whose events name their channel: nothing to try first."""
+    return []
+
+
+def any_channel(*, request: RawRequest) -> str | None:
+    """`secret_channel_name` of a platform whose requests do not name their channel."""
+    return None

@@ -24,16 +24,26 @@ from .base import (
     is_opt_out_text,
 )
 from .common import (
+    any_channel,
     form_fields,
     hmac_hex,
     matches_any,
+    own_channel_keys,
     sha256_hex,
     unix_time,
     usable,
     with_keyword_opt_out,
 )
 
-__all__ = ["dedup_key", "parse", "send", "verify"]
+name = "email"
+default_base_url = ""  # SMTP: config["smtp_host"], no HTTP API
+idempotent = False  # receiving servers are not relied on to drop a repeated Message-ID
+secret_names = ("signing_key", "smtp_username", "smtp_password")
+signing_secret_names = ("signing_key",)  # Mailgun's webhook signing key
+handshake_secret_names = ()
+handshake = None
+channel_candidates = own_channel_keys  # the route's recipient names the channel
+secret_channel_name = any_channel
 
 TOLERANCE_SECONDS = 300
 

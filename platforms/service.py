@@ -55,6 +55,7 @@ from .common import (
     hmac_hex,
     load_json_object,
     matches_any,
+    own_channel_keys,
     post,
     sha256_hex,
     unix_time,
@@ -62,7 +63,14 @@ from .common import (
     with_keyword_opt_out,
 )
 
-__all__ = ["dedup_key", "parse", "send", "sign", "verify"]
+name = "service"
+default_base_url = ""  # each channel's internal URL
+idempotent = True  # services must deduplicate on Idempotency-Key (the contract above)
+secret_names = ("secret",)
+signing_secret_names = ("secret",)
+handshake_secret_names = ()
+handshake = None
+channel_candidates = own_channel_keys  # X-Switchboard-Channel names the channel
 
 TOLERANCE_SECONDS = 300
 STATUSES = ("sent", "delivered", "read", "failed")
@@ -90,6 +98,12 @@ def verify(*, request: RawRequest, secrets: list[str], now: float) -> bool:
     expected = [hmac_hex(secret, signed) for secret in usable(secrets)]
     results = [matches_any(expected, signature) for signature in given]  # all, no short-circuit
     return any(results)
+
+
+def secret_channel_name(*, request: RawRequest) -> str | None:
+    """Each service channel has its own secret; the request names the channel it signed for
+    (matched case-insensitively, like routing)."""
+    return request.headers.get("x-switchboard-channel", "")
 
 
 def dedup_key(*, request: RawRequest) -> str:

@@ -28,6 +28,7 @@ from .base import (
     StatusUpdate,
 )
 from .common import (
+    any_channel,
     dig,
     e164,
     form_fields,
@@ -39,7 +40,14 @@ from .common import (
     with_keyword_opt_out,
 )
 
-__all__ = ["channel_candidates", "dedup_key", "parse", "send", "verify"]
+name = "sms"
+default_base_url = "https://api.twilio.com"
+idempotent = False  # Messages.json is not relied on to deduplicate a repeated create
+secret_names = ("auth_token",)
+signing_secret_names = ("auth_token",)  # Twilio signs with the account's auth token
+handshake_secret_names = ()
+handshake = None
+secret_channel_name = any_channel
 
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
 INBOUND_STATUSES = ("received", "receiving")

@@ -22,6 +22,7 @@ from .base import (
     StatusUpdate,
 )
 from .common import (
+    any_channel,
     dig,
     e164,
     each_dict,
@@ -30,15 +31,23 @@ from .common import (
     get_number,
     get_str,
     load_json_object,
+    own_channel_keys,
     unix_time,
     with_keyword_opt_out,
 )
 
-__all__ = ["dedup_key", "handshake", "parse", "send", "verify"]
+name = "whatsapp"
+default_base_url = meta.GRAPH_BASE_URL
+idempotent = False  # the Cloud API takes no idempotency key (ours rides along for tracing only)
+secret_names = meta.SECRET_NAMES
+signing_secret_names = meta.SIGNING_SECRET_NAMES
+handshake_secret_names = meta.HANDSHAKE_SECRET_NAMES
 
 verify = meta.verify
 dedup_key = meta.dedup_key
 handshake = meta.handshake
+channel_candidates = own_channel_keys  # value.metadata.phone_number_id names the channel
+secret_channel_name = any_channel
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUSES = ("sent", "delivered", "read", "failed")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from platforms import get_adapter
-from platforms.base import PayloadError, RawRequest
+from platforms.base import Adapter, PayloadError, RawRequest
 from webhooks import fastpath, pipeline
 
 MAX_BODY = 3 * 1024 * 1024
@@ -40,13 +40,13 @@ async def handle(*, platform: str, method: str, query: Mapping[str, str], header
     if adapter is None:
         return _error(404, f"unknown platform {platform!r}")
     if method == "GET":
-        return await _handshake(platform, adapter, query)
+        return await _handshake(adapter, query)
     if method != "POST":
         return _error(405, "use POST")
     if content_length > MAX_BODY or len(body) > MAX_BODY:
         return _error(413, "body larger than 3 MB")
     raw = RawRequest(body=body, headers=headers, url=url, content_type=headers.get("content-type", "").split(";")[0].strip())
-    if not await _verified(platform, adapter, raw):
+    if not await _verified(adapter, raw):
         return _error(401, "signature missing or invalid")
     try:
         adapter.parse(request=raw)  # reject malformed payloads before storing; processing parses again
@@ -60,21 +60,20 @@ async def handle(*, platform: str, method: str, query: Mapping[str, str], header
     return _json(200, {"status": "received", "id": event_id})
 
 
-async def _verified(platform: str, adapter, raw: RawRequest) -> bool:
+async def _verified(adapter: Adapter, raw: RawRequest) -> bool:
     now = time.time()
-    secrets = await fastpath.signing_secrets(platform, raw)
+    secrets = await fastpath.signing_secrets(adapter, raw)
     if secrets and adapter.verify(request=raw, secrets=secrets, now=now):
         return True
-    secrets = await fastpath.signing_secrets(platform, raw, fresh=True)
+    secrets = await fastpath.signing_secrets(adapter, raw, fresh=True)
     return bool(secrets) and adapter.verify(request=raw, secrets=secrets, now=now)
 
 
-async def _handshake(platform: str, adapter, query: Mapping[str, str]) -> Answer:
-    handshake = getattr(adapter, "handshake", None)
-    if handshake is None:
-        return _error(405, f"{platform} has no GET handshake")
-    tokens = await fastpath.in_thread(pipeline.verify_tokens, platform)
-    challenge = handshake(params=query, verify_tokens=tokens)
+async def _handshake(adapter: Adapter, query: Mapping[str, str]) -> Answer:
+    if adapter.handshake is None:
+        return _error(405, f"{adapter.name} has no GET handshake")
+    tokens = await fastpath.in_thread(pipeline.verify_tokens, adapter)
+    challenge = adapter.handshake(params=query, verify_tokens=tokens)
     if challenge is None:
         return _error(403, "verify token does not match")
     return Answer(200, challenge.encode(), "text/plain")

@@ -3,12 +3,11 @@ raw-event INSERT through psycopg 3's async pool on the server's own event loop.
 
 Under daphne every sync view runs on one shared thread; at hundreds of webhooks a second that
 thread, not PostgreSQL, was the limit (bench/RESULTS.md). Only these two statements run here;
-processing stays in webhooks/pipeline.py on the ORM.
+the statement itself, and processing, live in webhooks/pipeline.py.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 
 import psycopg
@@ -16,28 +15,22 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
-from platforms.base import RawRequest
+from platforms.base import Adapter, RawRequest
+from webhooks import pipeline
 
 SECRETS_TTL = 1.0
 _secrets: dict[tuple[str, str], tuple[float, list[str]]] = {}
 _pools: dict[int, AsyncConnectionPool] = {}
-_INSERT = """
-    INSERT INTO webhooks_webhookevent (platform, dedup_key, body, headers, url, received_at, state, attempts, error)
-    VALUES (%s, %s, %s, %s, %s, now(), 'received', 0, '')
-    ON CONFLICT (platform, dedup_key) DO NOTHING RETURNING id
-"""
 
 
-async def signing_secrets(platform: str, request: RawRequest, *, fresh: bool = False) -> list[str]:
+async def signing_secrets(adapter: Adapter, request: RawRequest, *, fresh: bool = False) -> list[str]:
     """Candidate secrets, cached a second. A caller whose signature fails asks again with
     fresh=True, so a new channel or a rotated secret works at once; a revoked one lives ≤ 1 s."""
-    from webhooks.pipeline import signing_secrets as load
-
-    key = (platform, request.headers.get("x-switchboard-channel", "").lower() if platform == "service" else "")
+    key = (adapter.name, (adapter.secret_channel_name(request=request) or "").lower())
     hit = _secrets.get(key)
     now = time.monotonic()
     if fresh or hit is None or now - hit[0] > SECRETS_TTL:
-        hit = (now, await in_thread(load, platform, request))
+        hit = (now, await in_thread(pipeline.signing_secrets, adapter, request))
         _secrets[key] = hit
     return hit[1]
 
@@ -75,15 +68,11 @@ async def _connection_pool() -> AsyncConnectionPool:
 
 async def store(*, platform: str, request: RawRequest, dedup_key: str, long_lived: bool = True) -> int | None:
     """Insert the raw event, committed before the answer; None if it was stored before."""
-    headers = json.dumps({k: v for k, v in request.headers.items() if k in KEPT_HEADERS})
-    args = [platform, dedup_key[:200], request.body, headers, request.url]
+    args = pipeline.insert_args(platform=platform, request=request, dedup_key=dedup_key)
     if not long_lived:
         async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
-            row = await (await conn.execute(_INSERT, args)).fetchone()
+            row = await (await conn.execute(pipeline.INSERT_EVENT, args)).fetchone()
     else:
         async with (await _connection_pool()).connection() as conn:
-            row = await (await conn.execute(_INSERT, args)).fetchone()
+            row = await (await conn.execute(pipeline.INSERT_EVENT, args)).fetchone()
     return row[0] if row else None
-
-
-from webhooks.pipeline import KEPT_HEADERS  # noqa: E402  (pipeline imports nothing from here)

@@ -1,24 +1,31 @@
 """Inbound pipeline: store the raw event, then process it into contacts, messages and statuses.
 
 Storing is one INSERT … ON CONFLICT DO NOTHING on (platform, dedup key), committed before the
-answer. Processing runs right after, in a small thread pool of the server process (measured
-faster than a Celery hop, bench/RESULTS.md), and is idempotent: a sweep reprocesses what a crash
-left behind.
+answer. Processing runs in a Celery worker, or in a small thread pool of the server process
+(WEBHOOK_PROCESSING; measured in bench/RESULTS.md), and is idempotent: a sweep reprocesses what a
+crash left behind. What differs per platform (which secrets sign, how Twilio routes) is asked of
+the adapter.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 
+from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.enqueue import task_enqueue
 from core.logs import entity_log
+from inbox.services import messages  # the module, not its functions: they are looked up per call (tests replace them)
 from platforms import get_adapter
-from platforms.base import Ignored, InboundMessage, OptOut, RawRequest, StatusUpdate, Watermark
+from platforms.base import Adapter, Ignored, InboundMessage, NormalizedEvent, OptOut, RawRequest, StatusUpdate, Watermark
 from salesreps.models import Channel
 from webhooks.models import WebhookEvent
 
@@ -27,6 +34,14 @@ logger = logging.getLogger("switchboard.webhooks")
 MAX_ATTEMPTS = 5
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-twilio-signature", "x-switchboard-signature",
                 "x-switchboard-channel", "x-switchboard-event-id", "user-agent")
+# The one statement that stores a raw event, run by event_store (sync) and fastpath.store (the
+# request path, async): a redelivery conflicts, stores nothing and returns no row.
+INSERT_EVENT = """
+    INSERT INTO webhooks_webhookevent (platform, dedup_key, body, headers, url, received_at, state, attempts, error)
+    VALUES (%s, %s, %s, %s, %s, now(), 'received', 0, '')
+    ON CONFLICT (platform, dedup_key) DO NOTHING RETURNING id
+"""
+
 
 def platform_channels(platform: str) -> list[Channel]:
     """Active channels of a platform. Read per request on purpose: a process-local cache served
@@ -34,67 +49,63 @@ def platform_channels(platform: str) -> list[Channel]:
     return list(Channel.objects.filter(kind=platform, is_active=True).only("id", "name", "kind", "routing_key", "secrets"))
 
 
-def signing_secrets(platform: str, request: RawRequest) -> list[str]:
-    channels = platform_channels(platform)
-    if platform == "service":
-        name = request.headers.get("x-switchboard-channel", "").lower()
-        channels = [c for c in channels if c.name.lower() == name]
-    names = ("app_secret", "auth_token", "signing_key", "secret")
-    return [c.secrets[n] for c in channels for n in names if c.secrets.get(n)]
+def signing_secrets(adapter: Adapter, request: RawRequest) -> list[str]:
+    """The secrets that may have signed `request`: the adapter's signing secrets of its channels,
+    or of the one channel the request names."""
+    channels = platform_channels(adapter.name)
+    name = adapter.secret_channel_name(request=request)
+    if name is not None:
+        channels = [c for c in channels if c.name.lower() == name.lower()]
+    return [c.secrets[n] for c in channels for n in adapter.signing_secret_names if c.secrets.get(n)]
 
 
-def verify_tokens(platform: str) -> list[str]:
-    return [c.secrets["verify_token"] for c in platform_channels(platform) if c.secrets.get("verify_token")]
+def verify_tokens(adapter: Adapter) -> list[str]:
+    return [c.secrets[n] for c in platform_channels(adapter.name) for n in adapter.handshake_secret_names if c.secrets.get(n)]
+
+
+def insert_args(*, platform: str, request: RawRequest, dedup_key: str) -> list:
+    """INSERT_EVENT's parameters. Only headers that reprocessing or an audit needs are kept."""
+    headers = {k: v for k, v in request.headers.items() if k in KEPT_HEADERS}
+    return [platform, dedup_key[:200], request.body, json.dumps(headers), request.url]
 
 
 def event_store(*, platform: str, request: RawRequest, dedup_key: str) -> int | None:
     """Insert the raw event; None if the same delivery was stored before."""
-    headers = {k: v for k, v in request.headers.items() if k in KEPT_HEADERS}
-    import json
-
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO webhooks_webhookevent (platform, dedup_key, body, headers, url, received_at, state, attempts, error)
-            VALUES (%s, %s, %s, %s, %s, now(), 'received', 0, '')
-            ON CONFLICT (platform, dedup_key) DO NOTHING RETURNING id
-            """,
-            [platform, dedup_key[:200], request.body, json.dumps(headers), request.url],
-        )
+        cursor.execute(INSERT_EVENT, insert_args(platform=platform, request=request, dedup_key=dedup_key))
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def _route(platform: str, key: str, channels: list[Channel] | None = None) -> Channel | None:
+def _route(key: str, channels: list[Channel]) -> Channel | None:
     key = key.lower()
-    for channel in platform_channels(platform) if channels is None else channels:
-        if key in {channel.routing_key.lower(), channel.name.lower()}:
-            return channel
-    return None
+    return next((c for c in channels if key in {c.routing_key.lower(), c.name.lower()}), None)
 
 
-def _apply(platform: str, item, channels: list[Channel]) -> str:
-    from inbox.services.messages import (
-        message_apply_status,
-        message_apply_watermark,
-        message_handle_opt_out,
-        message_receive,
-    )
+def _rerouted(adapter: Adapter, request: RawRequest, items: list[NormalizedEvent], channels: list[Channel]) -> list[NormalizedEvent]:
+    """Route every item by the first of the adapter's candidates that names a channel, else by the
+    items' own keys (Twilio: a pooled number may not be the one a channel was set up with, PITFALLS.md)."""
+    for key in adapter.channel_candidates(request=request):
+        if _route(key, channels):
+            return [item if isinstance(item, Ignored) else replace(item, channel_key=key) for item in items]
+    return items
 
+
+def _apply(platform: str, item: NormalizedEvent, channels: list[Channel]) -> str:
     if isinstance(item, Ignored):
         return "ignored"
-    channel = _route(platform, item.channel_key, channels)
+    channel = _route(item.channel_key, channels)
     if channel is None:
         log.warning("no channel for routing key", platform=platform, routing_key=item.channel_key)
         return "unrouted"
     if isinstance(item, InboundMessage):
-        message_receive(channel=channel, event=item)
+        messages.message_receive(channel=channel, event=item)
     elif isinstance(item, StatusUpdate):
-        message_apply_status(channel=channel, event=item)
+        messages.message_apply_status(channel=channel, event=item)
     elif isinstance(item, Watermark):
-        message_apply_watermark(channel=channel, event=item)
+        messages.message_apply_watermark(channel=channel, event=item)
     elif isinstance(item, OptOut):
-        message_handle_opt_out(channel=channel, event=item)
+        messages.message_handle_opt_out(channel=channel, event=item)
     return "applied"
 
 
@@ -102,21 +113,6 @@ def _request_of(event: WebhookEvent) -> RawRequest:
     # received_at: Twilio sends no event time, so reprocessing keeps the original arrival time.
     return RawRequest(body=bytes(event.body), headers=event.headers, url=event.url,
                       content_type=event.headers.get("content-type", ""), received_at=event.received_at)
-
-
-def _sms_route_fix(platform: str, request: RawRequest, items: list) -> list:
-    """Twilio: a number in a Messaging Service pool may not match the service's SID: route by
-    the service SID when a channel has it, else by the number (PITFALLS.md)."""
-    if platform != "sms":
-        return items
-    from dataclasses import replace
-
-    from platforms import sms
-
-    for key in sms.channel_candidates(request=request):
-        if _route(platform, key):
-            return [replace(i, channel_key=key) if hasattr(i, "channel_key") else i for i in items]
-    return items
 
 
 def event_process(*, event_id: int) -> str:
@@ -129,13 +125,14 @@ def event_process(*, event_id: int) -> str:
                 return "skipped"
             adapter = get_adapter(event.platform)
             request = _request_of(event)
-            items = _sms_route_fix(event.platform, request, adapter.parse(request=request))
+            parsed = adapter.parse(request=request)
             channels = platform_channels(event.platform)  # read once per event, fresh
+            items = _rerouted(adapter, request, parsed, channels)
             outcomes = [_apply(event.platform, item, channels) for item in items]
             event.state = "processed" if any(o == "applied" for o in outcomes) or not outcomes else "ignored"
             event.processed_at = timezone.now()
             event.attempts += 1
-            event.channel = next((_route(event.platform, i.channel_key, channels) for i in items if hasattr(i, "channel_key")), None)
+            event.channel = next((_route(i.channel_key, channels) for i in items if not isinstance(i, Ignored)), None)
             event.save(update_fields=["state", "processed_at", "attempts", "channel"])
         log.info("webhook processed", webhook_event=event_id, platform=event.platform, items=len(items), state=event.state)
         return event.state
@@ -167,16 +164,22 @@ _executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
 _pending: set[Future] = set()
 
 
+def _enqueue(event_id: int) -> None:
+    try:
+        task_enqueue("webhooks.tasks.process", event_id)
+    finally:
+        # on_commit asked a pooled connection whether a transaction is open: hand it back.
+        close_old_connections()
+
+
 def process_soon(event_id: int) -> None:
-    """The stored row is already committed: hand it to a worker, or to this process's threads."""
-    from django.conf import settings
+    """The stored row is already committed: hand it to a worker, or to this process's threads.
 
-    if settings.WEBHOOK_PROCESSING == "worker":
-        from webhooks.tasks import process
-
-        process.delay(event_id)
-        return
-    future = _executor.submit(event_process, event_id=event_id)
+    Called on the event loop, so even the broker publish runs on a thread: Django refuses its
+    connection on the loop, and a broker that is down would stall it (PITFALLS.md). Losing the
+    publish loses nothing; the sweep finds the row."""
+    work = partial(_enqueue, event_id) if settings.WEBHOOK_PROCESSING == "worker" else partial(event_process, event_id=event_id)
+    future = _executor.submit(work)
     _pending.add(future)
     future.add_done_callback(_pending.discard)
 

@@ -6,7 +6,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from webhooks.endpoint import handle
+from webhooks.endpoint import MAX_BODY, handle
 
 
 @csrf_exempt
@@ -15,7 +15,7 @@ async def webhook(request, platform: str):
         length = int(request.headers.get("Content-Length") or 0)
     except ValueError:
         return HttpResponse(b'{"error": "Content-Length is not a number"}', status=400, content_type="application/json")
-    body = request.body if length <= 3 * 1024 * 1024 else b""
+    body = request.body if length <= MAX_BODY else b""
     answer = await handle(
         platform=platform, method=request.method, query=request.GET, body=body, content_length=length,
         headers={k.lower(): v for k, v in request.headers.items()}, url=request.build_absolute_uri(),

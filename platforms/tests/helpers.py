@@ -6,12 +6,12 @@ import hashlib
 import hmac
 import json
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import urlencode
 
 from hypothesis import strategies as st
 
 from platforms.base import (
+    Adapter,
     Ignored,
     InboundMessage,
     OptOut,
@@ -116,7 +116,7 @@ def mutations(document: dict) -> st.SearchStrategy[bytes]:
     )
 
 
-def parse_or_reject(adapter: ModuleType, request: RawRequest) -> None:
+def parse_or_reject(adapter: Adapter, request: RawRequest) -> None:
     """The adapter contract for hostile input: a list of events, or PayloadError; nothing else."""
     try:
         events = adapter.parse(request=request)

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from platforms import instagram
 from platforms.base import Ignored, InboundMessage, PayloadError, RawRequest, StatusUpdate
+from platforms.meta_messaging import instagram
 
 from .helpers import fixture_bytes, meta_request, mutations, parse_or_reject
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from platforms import messenger
 from platforms.base import Ignored, InboundMessage, OptOut, PayloadError, RawRequest, StatusUpdate, Watermark
+from platforms.meta_messaging import messenger
 
 from .helpers import fixture_bytes, meta_request, mutations, parse_or_reject
 

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from platforms import get_adapter, whatsapp
 from platforms.base import Ignored, InboundMessage, OptOut, PayloadError, RawRequest, StatusUpdate
 
+from .conftest import free_port
 from .helpers import fixture_bytes, meta_request, mutations, parse_or_reject
 
 PNID = "106540352242922"
@@ -267,8 +268,6 @@ def test_send_timeout_is_retryable(provider, http):
 
 
 def test_send_to_a_closed_port_is_retryable(http):
-    from .conftest import free_port
-
     result = whatsapp.send(client=http, base_url=f"http://127.0.0.1:{free_port()}", config={"phone_number_id": PNID},
                            secrets={"access_token": "t"}, to="1", text="x", idempotency_key="k")
     assert (result.ok, result.retryable, result.error_code) == (False, True, "ConnectError")

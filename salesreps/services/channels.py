@@ -11,16 +11,14 @@ from django.db.models.functions import Lower
 
 from core.errors import save_unique
 from core.logs import entity_log
+from platforms import all_secret_names
 from salesreps.models import Channel, ChannelActivity
 
 log = entity_log("reps")
 
 
-# The secret names the platform adapters read (platforms/*.py, webhooks/pipeline.py).
-SECRET_KEYS = (
-    "app_secret", "access_token", "auth_token", "verify_token", "signing_key", "secret",
-    "smtp_username", "smtp_password",
-)
+# Every secret name some platform adapter reads: the admin offers one write-only field per name.
+SECRET_KEYS = all_secret_names()
 
 
 def secrets_merged(*, stored: dict, updates: dict | None = None, clear: Iterable[str] = ()) -> dict:

@@ -1,10 +1,12 @@
 """The unified webhook, end to end: signed fixtures become contacts, conversations, messages, statuses."""
 import itertools
+import json
 
 import pytest
 from django.utils import timezone
 
 from inbox.models import Contact, ContactIdentity, Message
+from inbox.services import messages
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from platforms import get_adapter
 from platforms.base import InboundMessage, OptOut, RawRequest, StatusUpdate, Watermark
@@ -102,8 +104,6 @@ STATUS_ORDERS = list(itertools.permutations(["sent", "delivered", "read"]))
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("order", STATUS_ORDERS, ids=["-".join(o) for o in STATUS_ORDERS])
 def test_statuses_in_any_order_end_at_the_highest(client, order):
-    import json
-
     rep, channel = make_rep(), make_channel("service", name="svc", routing_key="svc", secrets={"secret": SECRET})
     make_rep_channel(rep, channel)
     conversation = make_conversation(rep, channel, external_id="u-1")
@@ -138,8 +138,6 @@ def test_event_left_unprocessed_by_a_crash_is_swept_once(client):
 def test_processing_error_is_kept_and_retried_by_the_sweep(client, monkeypatch):
     payload = load("whatsapp", "text__basic")
     channels_for("whatsapp", parsed("whatsapp", payload))
-    from inbox.services import messages
-
     def boom(**kwargs):
         raise RuntimeError("database hiccup")
 
