@@ -10,8 +10,8 @@ from django.db.models.functions import ExtractHour, TruncHour
 from campaigns.models import Campaign, CampaignRecipient
 from inbox.models import Contact, Message
 from salesreps import rules as rep_rules
-from salesreps.models import ActivityRecord, DailyAllowance, SalesRep, SalesRepChannel, SalesRepChannelActivity
-from salesreps.selectors import is_manager_or_admin, max_capacity, rep_of, schedule_for
+from salesreps.models import ActivityRecord, SalesRep, SalesRepChannel
+from salesreps.selectors import allowances_on, is_manager_or_admin, max_capacity, message_activity, rep_of, schedule_for
 
 PENDING_MESSAGE = ("queued", "deferred", "sending")
 REACHED = ("sent", "delivered", "read")
@@ -74,11 +74,6 @@ def channel_rep_channels(channel_id: int) -> list[SalesRepChannel]:
     )
 
 
-def _message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity | None:
-    return (SalesRepChannelActivity.objects.filter(rep_channel=rep_channel, activity__name="message")
-            .select_related("activity").first())
-
-
 def rep_capacity_days(*, rep_channel: SalesRepChannel, start: datetime, end: datetime, now: datetime,
                       horizon_days: int = 62) -> list[tuple[list[tuple[datetime, datetime]], int]]:
     """The rep-channel's shift days with an open shift between `start` and `end` (from now on),
@@ -86,7 +81,7 @@ def rep_capacity_days(*, rep_channel: SalesRepChannel, start: datetime, end: dat
     days as stored) within the cap, less what the ledger already holds. Writes nothing."""
     if not rep_channel.is_available or not rep_channel.rep.is_available:
         return []
-    activity = _message_activity(rep_channel)
+    activity = message_activity(rep_channel)
     cap = max_capacity(rep_channel, activity)
     if cap == 0:
         return []
@@ -102,21 +97,14 @@ def rep_capacity_days(*, rep_channel: SalesRepChannel, start: datetime, end: dat
     days = sorted(intervals)
     if not days:
         return []
-    owner = activity if activity is not None and activity.max_capacity is not None else None
-    rows = DailyAllowance.objects.filter(rep_channel=rep_channel, rep_channel_activity=owner)
-    stored = dict(rows.filter(day__gte=days[0], day__lte=days[-1]).values_list("day", "allowance"))
-    previous = rows.filter(day__lt=days[0]).order_by("-day").values_list("allowance", flat=True).first()
+    allowances = allowances_on(rep_channel, activity, days)
     used: dict[date, int] = {}
     if activity is not None:
         used = dict(ActivityRecord.objects.filter(rep_channel_activity=activity, shift_day__in=days)
                     .values("shift_day").annotate(n=Count("id")).values_list("shift_day", "n"))
     out = []
     for day in days:
-        allowance = stored.get(day)
-        if allowance is None:
-            allowance = rep_rules.next_allowance(previous=previous, max_capacity=cap, warmup_start=rep_channel.warmup_start,
-                                                 warmup_step=rep_channel.warmup_step)
-        previous = allowance
+        allowance = allowances[day][0]
         out.append((sorted(intervals[day]), rep_rules.remaining(allowance=min(allowance, cap), used=used.get(day, 0))))
     return out
 
@@ -124,10 +112,13 @@ def rep_capacity_days(*, rep_channel: SalesRepChannel, start: datetime, end: dat
 # ---- statistics --------------------------------------------------------------------------------
 
 
+def campaign_message_ids(campaign_id: int) -> QuerySet:
+    """The ids of the campaign's messages, as a subquery (never fetched: a campaign has 100,000)."""
+    return CampaignRecipient.objects.filter(campaign_id=campaign_id, message_id__isnull=False).values("message_id")
+
+
 def campaign_messages(campaign_id: int) -> QuerySet[Message]:
-    return Message.objects.filter(
-        pk__in=CampaignRecipient.objects.filter(campaign_id=campaign_id, message_id__isnull=False).values("message_id")
-    )
+    return Message.objects.filter(pk__in=campaign_message_ids(campaign_id))
 
 
 def _effective_states(recipients: QuerySet[CampaignRecipient]) -> tuple[Counter, dict[str, Counter]]:

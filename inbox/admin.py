@@ -1,7 +1,9 @@
-"""Admin console for the inbox: searchable, filterable, read-mostly where history matters."""
+"""Admin console for the inbox: searchable, filterable, read-mostly where history matters.
+Conversations and messages save and delete through inbox services, so reps see admin changes live."""
 from django.contrib import admin
 
 from inbox.models import Contact, ContactIdentity, Conversation, DeliveryAttempt, Message, MessageEvent, Template
+from inbox.services import admin as admin_services
 
 
 class IdentityInline(admin.TabularInline):
@@ -36,6 +38,18 @@ class ConversationAdmin(admin.ModelAdmin):
     raw_id_fields = ("contact", "rep")
     inlines = [MessageInline]
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            admin_services.conversation_admin_update(conversation=obj, changed=form.changed_data, by_user=request.user)
+        else:
+            admin_services.conversation_admin_create(conversation=obj, by_user=request.user)
+
+    def delete_model(self, request, obj):
+        admin_services.conversations_admin_delete(conversation_ids=[obj.pk], by_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        admin_services.conversations_admin_delete(conversation_ids=list(queryset.values_list("pk", flat=True)), by_user=request.user)
+
 
 class AttemptInline(admin.TabularInline):
     model = DeliveryAttempt
@@ -60,6 +74,18 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ("conversation", "sender", "rep_channel", "template")
     readonly_fields = ("search",)
     inlines = [AttemptInline, EventInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            admin_services.message_admin_update(message=obj, changed=form.changed_data, by_user=request.user)
+        else:
+            admin_services.message_admin_create(message=obj, by_user=request.user)
+
+    def delete_model(self, request, obj):
+        admin_services.messages_admin_delete(message_ids=[obj.pk], by_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        admin_services.messages_admin_delete(message_ids=list(queryset.values_list("pk", flat=True)), by_user=request.user)
 
 
 @admin.register(Template)

@@ -1,10 +1,12 @@
 """Django admin for channels, reps and their ledger. Secrets are write-only here: the forms take
 new values in password inputs that never render a value (blank keeps what is stored), and no
-list or detail page shows a stored secret, only which ones are set."""
+list or detail page shows a stored secret, only which ones are set. Channels, rep-channels and
+shifts, on their own pages and inline, save through salesreps.services."""
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.db import models
 
 from salesreps import services
 from salesreps.models import (
@@ -23,6 +25,41 @@ from salesreps.models import (
 
 def _secret_input() -> forms.PasswordInput:
     return forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+def _values(form: forms.ModelForm, *, changed_only: bool, exclude: tuple[str, ...] = ()) -> dict:
+    """The model fields of a valid form: all of them for a new row, else those the user changed
+    (so a save does not write back values another writer changed meanwhile)."""
+    model_fields = {f.name for f in form._meta.model._meta.concrete_fields if not f.primary_key}
+    names = form.changed_data if changed_only else list(form.cleaned_data)
+    return {n: form.cleaned_data[n] for n in names if n in model_fields and n in form.cleaned_data and n not in exclude}
+
+
+def _become(instance: models.Model, saved: models.Model) -> models.Model:
+    """The form's instance takes the saved row's id and stored values: the admin's inlines are saved
+    against it, and its log entry and redirect use its id."""
+    instance.pk = saved.pk
+    instance.refresh_from_db()
+    instance._state.adding = False
+    return instance
+
+
+class _ServiceSavedForm(forms.ModelForm):
+    """A model form whose save writes through a service: `save(commit=False)` (the admin's
+    save_form) only applies the values, `save()` (inline formsets) or `save_through_service()`
+    (the admin's save_model) calls the service."""
+
+    def save(self, commit=True):
+        instance = super().save(commit=False)
+        return self.save_through_service() if commit else instance
+
+    def save_through_service(self) -> models.Model:
+        raise NotImplementedError
+
+
+class _ServiceSavedAdmin(admin.ModelAdmin):
+    def save_model(self, request, obj, form, change):
+        form.save_through_service()
 
 
 class _KeepUsedRowsFormSet(forms.BaseInlineFormSet):
@@ -55,7 +92,7 @@ class _RepChannelActivityFormSet(_KeepUsedRowsFormSet):
 
 # --- Channels -------------------------------------------------------------------------------
 
-class _ChannelAdminFormBase(forms.ModelForm):
+class _ChannelAdminFormBase(_ServiceSavedForm):
     clear_secrets = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, label="Remove secrets",
         help_text="Tick a stored secret to delete it.",
@@ -81,16 +118,15 @@ class _ChannelAdminFormBase(forms.ModelForm):
             raise forms.ValidationError("A channel with this name already exists (names are unique ignoring case).")
         return name
 
-    def save(self, commit=True):
-        channel = super().save(commit=False)
+    def save_through_service(self) -> Channel:
         updates = {k: self.cleaned_data[f"secret_{k}"] for k in services.SECRET_KEYS if self.cleaned_data.get(f"secret_{k}")}
-        channel.secrets = services.secrets_merged(
-            stored=channel.secrets, updates=updates, clear=self.cleaned_data.get("clear_secrets") or (),
-        )
-        if commit:
-            channel.save()
-            self._save_m2m()
-        return channel
+        if self.instance._state.adding:
+            saved = services.channel_create(secrets=updates, **_values(self, changed_only=False))
+        else:
+            saved = services.channel_update(channel=self.instance, secrets=updates,
+                                            clear_secrets=self.cleaned_data.get("clear_secrets") or (),
+                                            **_values(self, changed_only=True))
+        return _become(self.instance, saved)
 
 
 # One write-only input per secret the platform adapters read.
@@ -111,7 +147,7 @@ class ChannelActivityInline(admin.TabularInline):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(_ServiceSavedAdmin):
     form = ChannelAdminForm
     list_display = ["name", "kind", "is_active", "routing_key", "rate_limit_per_hour", "rate_limit_per_day",
                     "cost_per_message", "secrets_set"]
@@ -140,7 +176,7 @@ class ChannelActivityAdmin(admin.ModelAdmin):
 
 # --- Reps and their channels ------------------------------------------------------------------
 
-class RepChannelAdminForm(forms.ModelForm):
+class RepChannelAdminForm(_ServiceSavedForm):
     """The rep-channel's password is write-only: blank keeps the stored one."""
 
     new_password = forms.CharField(required=False, strip=False, label="Password", widget=_secret_input())
@@ -157,16 +193,25 @@ class RepChannelAdminForm(forms.ModelForm):
             "Stored. Leave blank to keep it." if self.instance.password else "Not set."
         )
 
-    def save(self, commit=True):
-        rep_channel = super().save(commit=False)
+    def clean_channel(self):
+        channel = self.cleaned_data["channel"]
+        if self.instance.pk and channel is not None and channel.pk != self.instance.channel_id:
+            raise forms.ValidationError("A rep-channel's channel cannot be changed; create another rep-channel.")
+        return channel
+
+    def save_through_service(self) -> SalesRepChannel:
+        password = {}
         if self.cleaned_data.get("clear_password"):
-            rep_channel.password = ""
+            password = {"password": None}  # the service clears it
         elif self.cleaned_data.get("new_password"):
-            rep_channel.password = self.cleaned_data["new_password"]
-        if commit:
-            rep_channel.save()
-            self._save_m2m()
-        return rep_channel
+            password = {"password": self.cleaned_data["new_password"]}
+        if self.instance._state.adding:
+            saved = services.rep_channel_create(rep=self.instance.rep, channel=self.instance.channel, **password,
+                                                **_values(self, changed_only=False, exclude=("rep", "channel")))
+        else:
+            saved = services.rep_channel_update(rep_channel=self.instance, **password,
+                                                **_values(self, changed_only=True, exclude=("channel",)))
+        return _become(self.instance, saved)
 
 
 class RepChannelInline(admin.StackedInline):
@@ -178,8 +223,36 @@ class RepChannelInline(admin.StackedInline):
     autocomplete_fields = ["channel"]
 
 
+class WorkingShiftAdminForm(_ServiceSavedForm):
+    class Meta:
+        model = WorkingShift
+        fields = ["rep", "date", "number", "start_time", "end_time", "is_day_off", "note"]
+
+    def clean(self):
+        # The refusals of salesreps.services.shifts, shown on the form before the service checks again.
+        cleaned = super().clean()
+        start, end = cleaned.get("start_time"), cleaned.get("end_time")
+        if (start is None) != (end is None):
+            self.add_error("end_time" if end is None else "start_time", "set both start and end time, or neither")
+        elif start is not None and start == end:
+            self.add_error("end_time", "end time equals start time: the window would be empty")
+        if cleaned.get("is_day_off") and start is not None:
+            self.add_error("is_day_off", "a day off has no working hours")
+        return cleaned
+
+    def save_through_service(self) -> WorkingShift:
+        if self.instance._state.adding:
+            shift = self.instance
+            saved = services.shift_create(rep=shift.rep, date=shift.date, number=shift.number,
+                                          **_values(self, changed_only=False, exclude=("rep", "date", "number")))
+        else:
+            saved = services.shift_update(shift=self.instance, **_values(self, changed_only=True))
+        return _become(self.instance, saved)
+
+
 class WorkingShiftInline(admin.TabularInline):
     model = WorkingShift
+    form = WorkingShiftAdminForm
     extra = 0
     ordering = ["-date", "number"]
 
@@ -222,7 +295,7 @@ class RepChannelActivityInline(admin.TabularInline):
 
 
 @admin.register(SalesRepChannel)
-class SalesRepChannelAdmin(admin.ModelAdmin):
+class SalesRepChannelAdmin(_ServiceSavedAdmin):
     form = RepChannelAdminForm
     list_display = ["rep", "channel", "username", "password_set", "is_available", "sandbox", "start_time", "end_time",
                     "timezone", "max_daily_capacity", "warmup_start", "warmup_step"]
@@ -250,7 +323,8 @@ class SalesRepChannelActivityAdmin(admin.ModelAdmin):
 # --- Shifts, ledger, warm-up, errors ------------------------------------------------------------
 
 @admin.register(WorkingShift)
-class WorkingShiftAdmin(admin.ModelAdmin):
+class WorkingShiftAdmin(_ServiceSavedAdmin):
+    form = WorkingShiftAdminForm
     list_display = ["rep", "date", "number", "start_time", "end_time", "is_day_off", "note"]
     list_filter = ["is_day_off", "date", "rep__team"]
     search_fields = ["rep__full_name", "rep__user__username", "note"]

@@ -120,20 +120,38 @@ def allowance_owner(activity: SalesRepChannelActivity | None) -> SalesRepChannel
     return activity if activity is not None and activity.max_capacity is not None else None
 
 
+def allowances_on(
+    rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, days: list[date]
+) -> dict[date, tuple[int, bool]]:
+    """Per day (ascending): (allowance, stored?) — the stored row's value, else what that day
+    would get if every listed day before it became active (the warm-up ramp projected forward)."""
+    if not days:
+        return {}
+    rows = DailyAllowance.objects.filter(rep_channel=rep_channel, rep_channel_activity=allowance_owner(activity))
+    stored = dict(rows.filter(day__gte=days[0], day__lte=days[-1]).values_list("day", "allowance"))
+    previous = rows.filter(day__lt=days[0]).order_by("-day").values_list("allowance", flat=True).first()
+    cap, out = max_capacity(rep_channel, activity), {}
+    for day in days:
+        if day in stored:
+            out[day] = (stored[day], True)
+        else:
+            out[day] = (rules.next_allowance(previous=previous, max_capacity=cap, warmup_start=rep_channel.warmup_start,
+                                             warmup_step=rep_channel.warmup_step), False)
+        previous = out[day][0]
+    return out
+
+
 def allowance_lookup(
     rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, day: date
 ) -> tuple[int, bool]:
     """(allowance, stored?): the stored row's value, else what the next active day would get."""
-    rows = DailyAllowance.objects.filter(rep_channel=rep_channel, rep_channel_activity=allowance_owner(activity))
-    stored = rows.filter(day=day).values_list("allowance", flat=True).first()
-    if stored is not None:
-        return stored, True
-    previous = rows.filter(day__lt=day).order_by("-day").values_list("allowance", flat=True).first()
-    allowance = rules.next_allowance(
-        previous=previous, max_capacity=max_capacity(rep_channel, activity),
-        warmup_start=rep_channel.warmup_start, warmup_step=rep_channel.warmup_step,
-    )
-    return allowance, False
+    return allowances_on(rep_channel, activity, [day])[day]
+
+
+def message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity | None:
+    """The rep-channel's "message" activity, if one was configured or recorded against yet."""
+    return (SalesRepChannelActivity.objects.filter(rep_channel=rep_channel, activity__name="message")
+            .select_related("activity").first())
 
 
 def used_on(*, activity: SalesRepChannelActivity, day: date) -> int:

@@ -10,8 +10,8 @@ resume puts them back to `queued` at their window start (or now, if that has pas
 then re-plans them into the contact's next window). Cancel withdraws them (status cancelled)
 and marks their recipients cancelled. A message a worker already claimed (status sending) when
 the campaign is paused or cancelled is held by decide()'s campaign check instead.
-Bulk status changes send no per-message socket event: a 100,000-row campaign must not flood
-the reps' inboxes; the inbox shows the new statuses on its next load.
+The message rows change only through inbox/services/batches.py, which sends no socket event for
+these bulk changes (its docstring says why).
 """
 from __future__ import annotations
 
@@ -24,17 +24,19 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
-from campaigns.selectors import audience_contacts, channel_rep_channels
+from campaigns.selectors import audience_contacts, campaign_message_ids, channel_rep_channels
+from campaigns.services.expansion import campaign_expand
 from campaigns.services.planning import ZONE_BEHIND, PlanResult
+from campaigns.services.sequences import followups_pending
 from campaigns.validation import missing_variables, normalize_audience
 from core.logs import entity_log
-from inbox.models import Message, Template
+from inbox.models import Template
+from inbox.sending import PAUSED_CODE, PAUSED_REASON, PAUSED_UNTIL
+from inbox.services.batches import messages_park, messages_requeue, messages_withdraw
+from inbox.services.outbound import message_enqueue
 from salesreps.models import Channel
 
 log = entity_log("campaigns")
-PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
-PAUSED_CODE, PAUSED_REASON = "campaign_paused", "campaign paused"
-UNSENT = ("queued", "deferred")
 CAMPAIGN_FIELDS = ("name", "channel", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap")
 
 
@@ -183,9 +185,6 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None,
                    progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None) -> PlanResult:
     """Expand a draft into one recipient per audience contact and queue their messages; all or
     nothing (one transaction under the campaign row lock). Bad input raises ValueError."""
-    from campaigns.services.expansion import campaign_expand
-    from inbox.services.outbound import message_enqueue
-
     now = now or timezone.now()
     with transaction.atomic():
         campaign = _locked(campaign_id)
@@ -211,20 +210,13 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None,
 # ---- pause / resume / cancel -----------------------------------------------------------------
 
 
-def _unsent(campaign_id: int):
-    return Message.objects.filter(
-        pk__in=CampaignRecipient.objects.filter(campaign_id=campaign_id, message_id__isnull=False).values("message_id"),
-        status__in=UNSENT,
-    )
-
-
 @transaction.atomic
 def campaign_pause(*, campaign_id: int) -> int:
     campaign = _locked(campaign_id)
     if not campaign.is_live:
         raise ValueError(f"campaign is {campaign.status}: only a scheduled or running campaign can be paused")
-    parked = _unsent(campaign_id).update(status="deferred", due_at=PAUSED_UNTIL, defer_code=PAUSED_CODE,
-                                         defer_reason=PAUSED_REASON, lease_until=None)
+    parked = messages_park(message_ids=campaign_message_ids(campaign_id), until=PAUSED_UNTIL, code=PAUSED_CODE,
+                           reason=PAUSED_REASON)
     campaign.status = Campaign.Status.PAUSED
     campaign.save(update_fields=["status"])
     log.info("campaign paused", campaign=campaign.id, messages=parked)
@@ -233,16 +225,13 @@ def campaign_pause(*, campaign_id: int) -> int:
 
 @transaction.atomic
 def campaign_resume(*, campaign_id: int, now: datetime | None = None) -> int:
-    from inbox.services.outbound import message_enqueue
-
     now = now or timezone.now()
     campaign = _locked(campaign_id)
     if campaign.status != Campaign.Status.PAUSED:
         raise ValueError(f"campaign is {campaign.status}: only a paused campaign can be resumed")
     window_start = CampaignRecipient.objects.filter(message_id=OuterRef("pk")).values("window_start")[:1]
-    requeued = _unsent(campaign_id).filter(defer_code=PAUSED_CODE).update(
-        status="queued", due_at=Greatest(Subquery(window_start), now), defer_code="", defer_reason="",
-    )
+    requeued = messages_requeue(message_ids=campaign_message_ids(campaign_id), parked_code=PAUSED_CODE,
+                                due_at=Greatest(Subquery(window_start), now))
     reached = CampaignRecipient.objects.filter(campaign=campaign, sent_at__isnull=False).exists()
     campaign.status = Campaign.Status.RUNNING if reached else Campaign.Status.SCHEDULED
     campaign.save(update_fields=["status"])
@@ -257,8 +246,7 @@ def campaign_cancel(*, campaign_id: int, now: datetime | None = None) -> int:
     campaign = _locked(campaign_id)
     if campaign.status in (Campaign.Status.COMPLETED, Campaign.Status.CANCELLED):
         raise ValueError(f"campaign is already {campaign.status}")
-    withdrawn = _unsent(campaign_id).update(status="cancelled", defer_code="", defer_reason="campaign cancelled",
-                                            lease_until=None, status_at=now)
+    withdrawn = messages_withdraw(message_ids=campaign_message_ids(campaign_id), reason="campaign cancelled", at=now)
     CampaignRecipient.objects.filter(campaign=campaign, state="scheduled").update(state="cancelled", reason="campaign cancelled")
     campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
     campaign.save(update_fields=["status", "finished_at"])
@@ -293,8 +281,6 @@ def recipients_sync_states(*, campaign_ids: list[int]) -> int:
 def campaigns_advance(*, now: datetime | None = None) -> dict[str, int]:
     """scheduled → running once a window opened or a message went; running → completed once
     nothing is scheduled and no follow-up is still to come."""
-    from campaigns.services.sequences import followups_pending
-
     now = now or timezone.now()
     live = list(Campaign.objects.filter(status__in=["scheduled", "running"]).values_list("id", flat=True))
     recipients_sync_states(campaign_ids=live)

@@ -1,12 +1,13 @@
 """The bulk planner: contacts with their windows → recipients, conversations and queued messages.
 
 Set-based so that 100,000 contacts plan in seconds: windows are computed once per distinct
-(zone, allowed hours, span), rows are streamed with COPY (services/bulk.py), and no query runs
-per contact. Each message falls due when its contact's window and its rep's capacity allow
-(rules.stagger_by_capacity), so a queue larger than a day's capacity waits for later days
-instead of being claimed and deferred again every morning. Messages go through the one dispatch path (inbox/services/outbound.py), which applies
-capacity, warm-up, rate limits, opt-outs, quiet hours and, for campaign messages, the contact's
-window and the campaign's daily cap.
+(zone, allowed hours, span), rows are streamed with COPY (core/copy.py; conversations and
+messages through inbox/services/batches.py), and no query runs per contact. Each message falls
+due when its contact's window and its rep's capacity allow (rules.stagger_by_capacity), so a
+queue larger than a day's capacity waits for later days instead of being claimed and deferred
+again every morning. Messages go through the one dispatch path (inbox/services/outbound.py),
+which applies capacity, warm-up, rate limits, opt-outs, quiet hours and, for campaign messages,
+the contact's window and the campaign's daily cap.
 """
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection
 
 from campaigns import rules
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
 from campaigns.selectors import channel_rep_channels, rep_capacity_days
-from campaigns.services.bulk import copy_insert, copy_update, reserve_ids
 from campaigns.validation import placeholders
-from inbox.models import Conversation, Message, Template
+from core.copy import copy_insert, copy_update, reserve_ids
+from inbox.models import Message, Template
+from inbox.services.batches import conversations_assign_planned, conversations_open_planned, messages_insert_planned
 from salesreps.models import Channel
 
 BATCH = 5000
@@ -280,28 +282,17 @@ def _ensure_conversations(channel: Channel, rows: list[Row], chosen: dict[int, i
                           bodies: dict[int, str]) -> dict[int, tuple[int, int | None]]:
     """Each row's active conversation on the channel: reused, else created assigned to the chosen
     rep; an unassigned one is assigned to the chosen rep. A conversation opened concurrently by an
-    inbound message wins the unique constraint and is used as it is. No socket event per new
-    conversation: a campaign of 100,000 would flood the reps' inboxes; they load with the page."""
+    inbound message wins the unique constraint and is used as it is. The inbox writes them (and
+    sends no socket event for them: see conversations_open_planned)."""
     contact_ids = [row.target.contact_id for row in rows]
     existing = _active_conversations(channel, contact_ids)
     missing = [c for c in contact_ids if c not in existing]
     if missing:
-        columns = ["contact_id", "channel_id", "rep_id", "status", "last_message_preview"]
-        new = [(c, channel.id, chosen.get(c), "open", bodies[c][:200]) for c in missing]
-        try:
-            with transaction.atomic():  # a savepoint: inbound processing may open one of them meanwhile
-                copy_insert(Conversation, columns, new)
-        except IntegrityError:
-            copy_insert(Conversation, columns, new, ignore_conflicts=True)
+        conversations_open_planned(channel_id=channel.id, rows=[(c, chosen.get(c), bodies[c]) for c in missing])
     unassigned = [(conversation_id, chosen[c]) for c, (conversation_id, rep_id) in existing.items()
                   if rep_id is None and chosen.get(c) is not None]
     if unassigned:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE inbox_conversation AS c SET rep_id = t.rep_id FROM unnest(%s::bigint[], %s::bigint[]) AS t(id, rep_id)"
-                " WHERE c.id = t.id AND c.rep_id IS NULL",
-                [[u[0] for u in unassigned], [u[1] for u in unassigned]],
-            )
+        conversations_assign_planned(assignments=unassigned)
     return _active_conversations(channel, contact_ids) if missing or unassigned else existing
 
 
@@ -309,8 +300,6 @@ def _ensure_conversations(channel: Channel, rows: list[Row], chosen: dict[int, i
 
 RECIPIENT_COLUMNS = ["id", "campaign_id", "contact_id", "step", "channel_id", "rep_id", "state", "reason", "clip", "slot_id",
                      "window_start", "window_end", "not_before", "message_id", "attempts", "reserved_at"]
-MESSAGE_COLUMNS = ["id", "conversation_id", "channel_id", "direction", "status", "body", "template_id", "variables", "sender_id",
-                   "idempotency_key", "due_at", "priority", "campaign_recipient_id"]
 
 
 def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None, rows: list[Row], now: datetime,
@@ -371,7 +360,7 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
                   row.slot_id, row.window[0], row.window[1], row.not_before, message_id, attempts, None)
         (replanned if row.recipient_id else recipients).append(values)
         body, variables = rendered[contact_id]
-        messages.append((message_id, conversations[contact_id][0], channel.id, "out", "queued", body, template_id, variables, rep_id,
+        messages.append((message_id, conversations[contact_id][0], channel.id, body, template_id, variables, rep_id,  # PLANNED_MESSAGE_COLUMNS
                          f"campaign:{campaign.id}:{number}:{contact_id}:{attempts}", due[contact_id], row.target.lead_score,
                          recipient_id))
         result.scheduled += 1
@@ -387,5 +376,5 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
                     (r[:1] + r[4:] for r in replanned))
         if progress:
             progress(len(replanned))
-    copy_insert(Message, MESSAGE_COLUMNS, messages)
+    messages_insert_planned(rows=messages)
     return result

@@ -13,6 +13,7 @@ from django.utils import timezone
 from campaigns.models import CampaignRecipient
 from campaigns.scoring import LeadFacts, effective_rules, lead_score
 from inbox.models import Contact, Message
+from inbox.services.batches import messages_reprioritize
 
 BATCH = 5000
 
@@ -62,10 +63,7 @@ def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None)
     for score, group in by_score.items():
         with transaction.atomic():
             Contact.objects.filter(pk__in=group).update(lead_score=score)
-            waiting = list(Message.objects.select_for_update(skip_locked=True, of=("self",))
-                           .filter(conversation__contact_id__in=group, direction="out", status__in=["queued", "deferred"])
-                           .values_list("id", flat=True))
-            Message.objects.filter(pk__in=waiting).update(priority=score)
+            messages_reprioritize(contact_ids=group, priority=score)
     return changed
 
 

@@ -18,8 +18,11 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStep
 from campaigns.rules import SKIPPED
 from campaigns.services.planning import INVALID_TIMEZONE, TARGET_FIELDS, Row, Target, WindowPlanner, followup_span, plan_rows
 from core.logs import entity_log
-from inbox.models import ContactIdentity, Message
+from inbox.models import ContactIdentity
+from inbox.services.batches import messages_withdraw
+from inbox.services.outbound import message_enqueue
 from salesreps.models import Channel
+from salesreps.rules import validate_tz
 
 log = entity_log("campaigns")
 REACHED = ("sent", "delivered", "read")
@@ -129,8 +132,6 @@ def _plan_step(campaign: Campaign, step: CampaignStep, now: datetime) -> tuple[i
 
 
 def _valid_zone(tz: str) -> bool:
-    from salesreps.rules import validate_tz
-
     try:
         validate_tz(tz)
     except ValueError:
@@ -154,8 +155,6 @@ def followups_plan(*, now: datetime | None = None, campaign_ids: list[int] | Non
             for step in campaign.steps.select_related("channel", "template").order_by("number"):
                 total += _plan_step(campaign, step, now)[0]
     if total:
-        from inbox.services.outbound import message_enqueue
-
         message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
     return total
 
@@ -169,9 +168,6 @@ def sequence_stop(*, contact_id: int, at: datetime | None, reason: str = "contac
         return 0
     message_ids = [m for _, m in pending if m]
     with transaction.atomic():
-        lockable = list(Message.objects.select_for_update(skip_locked=True)
-                        .filter(pk__in=message_ids, status__in=["queued", "deferred"]).values_list("id", flat=True))
-        Message.objects.filter(pk__in=lockable).update(status="cancelled", defer_code="", defer_reason=f"sequence stopped: {reason}",
-                                                       status_at=at or timezone.now())
+        messages_withdraw(message_ids=message_ids, reason=f"sequence stopped: {reason}", at=at or timezone.now(), skip_locked=True)
         return CampaignRecipient.objects.filter(pk__in=[r for r, _ in pending], state="scheduled").update(state="cancelled",
                                                                                                            reason=reason)

@@ -10,20 +10,17 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.selectors import PENDING_MESSAGE, audience_contacts, reachable_on
-from campaigns.services.campaigns import PAUSED_CODE, UNSENT
+from campaigns.services.campaigns import PAUSED_CODE
 from campaigns.services.dispatch import recipient_replan, target_of
 from campaigns.services.planning import BATCH, Span, WindowPlanner, campaign_spans, plan_rows, targets_from
 from core.logs import entity_log
 from inbox.models import Conversation, Message
+from inbox.services.batches import messages_lock_waiting, messages_replan
+from inbox.services.outbound import message_enqueue
+from salesreps.rules import local_label
 
 log = entity_log("campaigns")
 DEFAULT_MAX_ATTEMPTS = 3
-
-
-def _local(instant: datetime, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return f"{instant.astimezone(ZoneInfo(tz)):%Y-%m-%d %H:%M} {tz}"
 
 
 def recipients_recycle(*, now: datetime | None = None, limit: int = 20000) -> dict[str, int]:
@@ -43,38 +40,31 @@ def recipients_recycle(*, now: datetime | None = None, limit: int = 20000) -> di
     for i in range(0, len(overdue), BATCH):
         batch = overdue[i:i + BATCH]
         with transaction.atomic():
-            free = set(Message.objects.select_for_update(skip_locked=True)
-                       .filter(pk__in=[r.message_id for r in batch], status__in=UNSENT).exclude(defer_code=PAUSED_CODE)
-                       .values_list("id", flat=True))
+            free = messages_lock_waiting(message_ids=[r.message_id for r in batch], exclude_code=PAUSED_CODE)
             moved: list[CampaignRecipient] = []
-            messages: list[Message] = []
+            deferred: list[tuple[int, datetime, str]] = []
+            withdrawn: list[tuple[int, str]] = []
             for recipient in batch:
                 if recipient.message_id not in free:
                     continue
                 campaign_spans_ = spans.setdefault(recipient.campaign_id, campaign_spans(recipient.campaign))
                 target = target_of(recipient.contact)
                 row = recipient_replan(recipient, target, after=now, planner=planner, spans=campaign_spans_)
-                message = Message(pk=recipient.message_id)
                 if row.window is None:
                     recipient.state, recipient.reason, recipient.clip = "skipped", row.reason, "skipped"
-                    message.status, message.defer_code = "cancelled", ""
-                    message.defer_reason = f"campaign window ended unsent ({row.reason})"
+                    withdrawn.append((recipient.message_id, f"campaign window ended unsent ({row.reason})"))
                     counts["skipped"] += 1
                 else:
                     previous_slot = recipient.slot_id
                     recipient.window_start, recipient.window_end = row.window
                     recipient.slot_id, recipient.clip = row.slot_id, row.clip
-                    message.status, message.due_at, message.defer_code = "deferred", row.window[0], "contact_window"
                     where = "the next slot" if row.slot_id != previous_slot else "the contact's next allowed hours"
-                    message.defer_reason = f"not reached in time: recycled into {where}, {_local(row.window[0], target.tz)}"
+                    deferred.append((recipient.message_id, row.window[0],
+                                     f"not reached in time: recycled into {where}, {local_label(row.window[0], target.tz)}"))
                     counts["recycled"] += 1
                 moved.append(recipient)
-                messages.append(message)
             CampaignRecipient.objects.bulk_update(moved, ["state", "reason", "clip", "window_start", "window_end", "slot"])
-            for status in ("cancelled", "deferred"):
-                group = [m for m in messages if m.status == status]
-                fields = ["status", "defer_code", "defer_reason"] + (["due_at"] if status == "deferred" else [])
-                Message.objects.bulk_update(group, fields)
+            messages_replan(deferred=deferred, withdrawn=withdrawn, code="contact_window")
     if counts["recycled"] or counts["skipped"]:
         log.info("recipients recycled", **counts)
     return counts
@@ -130,7 +120,5 @@ def forgotten_leads_recover(*, now: datetime | None = None, campaign_ids: list[i
                 totals["planned"] += result.scheduled
                 log.info("forgotten leads planned", campaign=campaign.id, planned=result.scheduled)
     if totals["planned"]:
-        from inbox.services.outbound import message_enqueue
-
         message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
     return totals

@@ -35,7 +35,7 @@ from platforms import get_adapter
 from platforms.base import SendResult
 from salesreps.models import ActivityRecord, ChannelActivity, SalesRepChannel, SalesRepChannelActivity
 from salesreps.rules import Window
-from salesreps.selectors import capacity_of, channel_usage
+from salesreps.selectors import capacity_of, channel_usage, message_activity
 from salesreps.services import activity_record_unchecked, allowance_store
 
 log = entity_log("messages")
@@ -93,11 +93,6 @@ def dispatch_due_messages(*, max_seconds: float = 20.0, batch: int = 50, now: da
 # ---- the decision: facts gathered here, decided in inbox/sending.py ---------------------------
 
 
-def _message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity | None:
-    return (SalesRepChannelActivity.objects.filter(rep_channel=rep_channel, activity__name="message")
-            .select_related("activity").first())
-
-
 def _contact_facts(contact) -> sending.ContactFacts:
     quiet = Window(contact.quiet_start, contact.quiet_end) if contact.quiet_start and contact.quiet_end else None
     return sending.ContactFacts(
@@ -121,7 +116,7 @@ def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: da
     return replace(
         facts,
         reserved=ActivityRecord.objects.filter(message_id=message.id).exists(),
-        capacity=capacity_of(rep_channel=rep_channel, activity=_message_activity(rep_channel), at=now),
+        capacity=capacity_of(rep_channel=rep_channel, activity=message_activity(rep_channel), at=now),
         rates=tuple(sending.RateUsage(code, u["limit"], u["used"], u["frees_at"]) for code, u in usage.items()),
         last_sent_at=rep_channel.last_sent_at, min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
         jitter_seconds=settings.SEND_JITTER_SECONDS, rand=random.random(),
@@ -131,7 +126,7 @@ def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: da
 def _apply_effects(message: Message, rep_channel: SalesRepChannel | None, decision: sending.Decision, now: datetime) -> None:
     for effect in decision.effects:
         if isinstance(effect, sending.StoreAllowance):
-            allowance_store(rep_channel=rep_channel, activity=_message_activity(rep_channel), day=effect.day,
+            allowance_store(rep_channel=rep_channel, activity=message_activity(rep_channel), day=effect.day,
                             allowance=effect.allowance)
     hooks.send_decided.call(message=message, decision=decision, now=now)
 

@@ -1,17 +1,17 @@
-"""Bulk writes for planning: PostgreSQL COPY with ids taken from the tables' own sequences.
+"""Bulk writes through PostgreSQL COPY, with ids taken from the tables' own sequences; knows no app.
 
 bulk_create spends most of its time building SQL text in Python (about 9 s for 100,000
 messages); COPY streams the same rows in a fraction of that. Columns not given take the model
-field's default, as bulk_create would; database triggers (the message search vector) still run.
-Rows are written in COPY's text format by `_text`, which knows the few Python types planning
-writes (text, numbers, booleans, dates and times, JSON for JSONField columns).
-Callers are inside a transaction: a failure leaves nothing behind.
+field's default (or the value `fixed` gives for every row), as bulk_create would; database
+triggers (the message search vector) still run. Rows are written in COPY's text format by
+`_text`, which knows the few Python types bulk writers use (text, numbers, booleans, dates and
+times, JSON for JSONField columns). Callers are inside a transaction: a failure leaves nothing behind.
 """
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -56,6 +56,8 @@ def _text(value) -> str:
         return str(value)
     if isinstance(value, list) and not value:
         return "{}"  # an empty ArrayField
+    if isinstance(value, str):  # a TextChoices member
+        return str(value).translate(_ESCAPE)
     raise TypeError(f"no COPY text form for {kind.__name__}")
 
 
@@ -63,15 +65,18 @@ def _json_text(value) -> str:
     return "\\N" if value is None else json.dumps(value, cls=DjangoJSONEncoder).translate(_ESCAPE)
 
 
-def _layout(model: type[models.Model], given: Sequence[str]) -> tuple[list[str], str]:
-    """All concrete columns (given first, then the rest) and the rest's defaults as COPY text."""
+def _layout(model: type[models.Model], given: Sequence[str], fixed: Mapping[str, object]) -> tuple[list[str], str]:
+    """All concrete columns (given first, then the rest) and the rest's values as COPY text:
+    the one `fixed` names, else the field's default."""
     now = timezone.now()
     json_columns = _json_columns(model)
     rest, defaults = [], []
     for f in model._meta.concrete_fields:
         if f.attname in given or f.primary_key:
             continue
-        if isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add):
+        if f.attname in fixed:
+            value = fixed[f.attname]
+        elif isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add):
             value = now
         else:
             value = f.get_default()  # "" for text columns without a default, as Model() gives
@@ -90,7 +95,9 @@ def _lines(model, given: Sequence[str], rows: Iterable[tuple], tail: str = "") -
 
 def _copy(cursor, table: str, columns: list[str], lines: Iterable[str], chunk: int = 5000) -> None:
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with cursor.cursor.copy(statement) as copy:
+    # COPY runs on the raw psycopg cursor: without the wrapper a unique violation would surface as
+    # psycopg's error, not django.db.IntegrityError, and callers' conflict handling would miss it.
+    with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
         buffer: list[str] = []
         for line in lines:
             buffer.append(line)
@@ -101,22 +108,25 @@ def _copy(cursor, table: str, columns: list[str], lines: Iterable[str], chunk: i
             copy.write("".join(buffer))
 
 
-def copy_insert(model: type[models.Model], given: Sequence[str], rows: Iterable[tuple], *, ignore_conflicts: bool = False) -> None:
+def copy_insert(model: type[models.Model], given: Sequence[str], rows: Iterable[tuple], *, ignore_conflicts: bool = False,
+                fixed: Mapping[str, object] | None = None) -> None:
     """Insert rows (tuples in the order of `given`; without "id" the table's sequence numbers
-    them). With ignore_conflicts,
+    them); `fixed` maps other fields (attnames) to one value for every row. With ignore_conflicts,
     rows that would break a unique constraint are left out (through a temporary table)."""
-    columns, tail = _layout(model, given)
+    columns, tail = _layout(model, given, fixed or {})
     full = _lines(model, given, rows, tail)
     table = model._meta.db_table
     with connection.cursor() as cursor:
         if not ignore_conflicts:
             _copy(cursor, table, columns, full)
             return
-        temp = f"campaigns_copy_{next(_temp)}"
-        cursor.execute(sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(
-            sql.Identifier(temp), sql.Identifier(table)))
-        _copy(cursor, temp, columns, full)
+        temp = f"copy_{next(_temp)}"
         names = sql.SQL(", ").join(map(sql.Identifier, columns))
+        # Only the columns written, without constraints: a row without "id" takes the table's own
+        # sequence in the INSERT (a LIKE copy would keep id NOT NULL and lose its identity default).
+        cursor.execute(sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            sql.Identifier(temp), names, sql.Identifier(table)))
+        _copy(cursor, temp, columns, full)
         cursor.execute(sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING").format(
             sql.Identifier(table), names, names, sql.Identifier(temp)))
         cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(temp)))
@@ -128,7 +138,7 @@ def copy_update(model: type[models.Model], given: Sequence[str], rows: Iterable[
         raise ValueError("the first column must be the id")
     table = model._meta.db_table
     columns = ["id"] + [model._meta.get_field(name).column for name in given[1:]]
-    temp = f"campaigns_copy_{next(_temp)}"
+    temp = f"copy_{next(_temp)}"
     with connection.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
             sql.Identifier(temp), sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table)))
