@@ -12,6 +12,7 @@ from campaigns.services.sequences import sequence_stop
 from core.enqueue import task_enqueue
 from inbox import hooks
 from inbox.models import Message
+from inbox.services.batches import messages_withdraw
 
 RECIPIENT_STATE_FOR_STATUS = {"sent": "sent", "delivered": "delivered", "read": "read", "failed": "failed"}
 # A recipient's state only moves forward, like its message's status.
@@ -68,8 +69,27 @@ def _send_decided(*, message, decision, now) -> None:
         campaign_send_apply(message=message, decision=decision, now=now)
 
 
+def on_contacts_merged(*, keep_id: int, duplicate_id: int) -> dict:
+    """The duplicate's campaign rows move to the kept contact. Where both are recipients of the
+    same campaign step the kept one's stays: the duplicate's unsent message is withdrawn and its
+    row goes, so the person is never reached twice. Then the kept contact is rescored."""
+    kept = set(CampaignRecipient.objects.filter(contact_id=keep_id).values_list("campaign_id", "step"))
+    moved, dropped = [], []
+    for recipient in CampaignRecipient.objects.select_for_update().filter(contact_id=duplicate_id):
+        (dropped if (recipient.campaign_id, recipient.step) in kept else moved).append(recipient)
+    # skip_locked: a message a worker holds is being decided right now; waiting for it while the
+    # merge holds the conversations could deadlock with the worker's own writes.
+    withdrawn = messages_withdraw(message_ids=[r.message_id for r in dropped if r.message_id], at=timezone.now(),
+                                  reason=f"contact merged into contact {keep_id}", skip_locked=True) if dropped else 0
+    CampaignRecipient.objects.filter(pk__in=[r.pk for r in dropped]).delete()
+    CampaignRecipient.objects.filter(pk__in=[r.pk for r in moved]).update(contact_id=keep_id)
+    contact_rescore(contact_id=keep_id)
+    return {"campaign_recipients": len(moved), "campaign_recipients_dropped": len(dropped), "messages_withdrawn": withdrawn}
+
+
 def connect() -> None:
     hooks.contact_replied.connect(on_contact_replied)
     hooks.message_status_changed.connect(_message_status_changed)
     hooks.send_facts.connect(campaign_send_facts)
     hooks.send_decided.connect(_send_decided)
+    hooks.contacts_merged.connect(on_contacts_merged)

@@ -18,3 +18,7 @@ moved to sent, delivered, read or failed.""")
 
 contact_replied = Hook("contact_replied", """(contact_id, at) -> None: an inbound message from the
 contact was stored.""")
+
+contacts_merged = Hook("contacts_merged", """(keep_id, duplicate_id) -> dict | None: contact duplicate_id
+is being merged into keep_id, inside the merge's transaction and before the duplicate is deleted;
+a listener moves its rows and may answer counts for the merge record.""")

@@ -1,6 +1,7 @@
 """Contacts, conversations, messages, templates and delivery attempts."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
@@ -50,6 +51,34 @@ class ContactIdentity(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "external_id"], name="identity_unique")]
         verbose_name_plural = "contact identities"
+
+
+class Suppression(models.Model):
+    """An address that opted out, kept apart from any contact row: consent follows the person, so a
+    contact created later for the same phone or e-mail address starts opted out, and deleting or
+    merging a contact never forgets it."""
+
+    address = models.CharField(max_length=254, unique=True)  # E.164 phone or lower-cased e-mail
+    reason = models.CharField(max_length=50)
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})"
+
+
+class ContactMerge(models.Model):
+    """Who merged which contact into which, and what moved (kept after the duplicate is deleted)."""
+
+    kept = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="merges")
+    merged_contact_id = models.BigIntegerField()
+    merged_name = models.CharField(max_length=200, blank=True)
+    merged_phone = models.CharField(max_length=20, blank=True)
+    merged_email = models.CharField(max_length=254, blank=True)
+    by_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(max_length=100)
+    moved = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
 
 
 class Conversation(models.Model):

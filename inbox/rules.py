@@ -1,9 +1,12 @@
-"""Pure inbox rules: assignment (DESIGN.md "Assignment") and a contact's quiet hours."""
+"""Pure inbox rules: assignment (DESIGN.md "Assignment"), a contact's quiet hours, where a phone number places a person."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+import phonenumbers
+from phonenumbers import timezone as phone_timezones
 
 from salesreps.rules import Window, local_instant
 
@@ -15,12 +18,17 @@ class Candidate:
     open_conversations: int
 
 
-def pick_assignee(*, owner_id: int | None, owner_available: bool, candidates: list[Candidate]) -> int | None:
-    """The contact's owner if set (and still able to work the channel), else the available rep
-    with the fewest open conversations (lowest id on ties, so the choice is stable); None: wait."""
+def pick_assignee(*, owner_id: int | None, owner_available: bool, candidates: list[Candidate],
+                  person_rep_id: int | None = None) -> int | None:
+    """The contact's owner if set (and still able to work the channel); else the rep already
+    talking to the person on another channel, if available here (one person, one rep); else the
+    available rep with the fewest open conversations (lowest id on ties, so the choice is
+    stable); None: wait."""
     if owner_id is not None and owner_available:
         return owner_id
     available = [c for c in candidates if c.available]
+    if person_rep_id is not None and any(c.rep_id == person_rep_id for c in available):
+        return person_rep_id
     if not available:
         return None
     return min(available, key=lambda c: (c.open_conversations, c.rep_id)).rep_id
@@ -52,3 +60,21 @@ def quiet_ends(*, at: datetime, tz: str, quiet: Window | None) -> datetime:
     # `at` is in the second pass of a repeated hour, past the first occurrence of the end.
     second = datetime.combine(end_day, quiet.end, tzinfo=zone).replace(fold=1)
     return second.astimezone(UTC)
+
+
+def phone_place(e164: str) -> tuple[str, str]:
+    """(time zone, ISO country) a phone number places its owner in, or ("", "") when the number
+    does not say (unknown prefix, or a country spanning zones with no area hint): the caller then
+    keeps what it knows rather than guessing UTC."""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return "", ""
+    country = phonenumbers.region_code_for_number(number) or ""
+    zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
+    return (zones[0] if len(zones) == 1 else ""), (country if country != "ZZ" else "")
+
+
+def not_after(at: datetime, now: datetime) -> datetime:
+    """A platform's timestamp, clamped to now: a clock in the future must not pin a conversation."""
+    return min(at, now)

@@ -1,14 +1,19 @@
 """Reads shared by views, consumers and services: who may see what."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Prefetch, Q, QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 
 from core.errors import AccessDenied
 from inbox.models import Contact, ContactIdentity, Conversation, Message, Template
 from salesreps.models import SalesRep
-from salesreps.selectors import rep_of
+from salesreps.selectors import is_manager_or_admin, rep_of
 
 
 def conversation_scope(user) -> Q | None:
@@ -130,3 +135,59 @@ def audience_user_ids(conversation: Conversation) -> list[int]:
         managers &= Q(salesrep__team_id=rep.team_id) if rep.team_id else Q(pk__in=[])
     users.update(get_user_model().objects.filter(Q(is_superuser=True) | managers, is_active=True).values_list("id", flat=True))
     return sorted(users)
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Contacts that look like one person: they share `key` (phone or e-mail) `value`; oldest first."""
+
+    key: str
+    value: str
+    contact_ids: tuple[int, ...]
+
+
+def duplicate_groups(*, scope: QuerySet[Contact] | None = None) -> list[DuplicateGroup]:
+    """Groups of contacts sharing an E.164 phone or an e-mail address (ignoring case); groups that
+    share a member are one group, so merging each into its oldest never meets a merged contact."""
+    contacts = Contact.objects.all() if scope is None else scope
+    found = [("phone", value, ids) for value, ids in contacts.exclude(phone="").values("phone")
+             .annotate(n=Count("id"), ids=ArrayAgg("id", ordering="id")).filter(n__gt=1).values_list("phone", "ids")]
+    found += [("email", value, ids) for value, ids in contacts.exclude(email="").annotate(address=Lower("email"))
+              .values("address").annotate(n=Count("id"), ids=ArrayAgg("id", ordering="id")).filter(n__gt=1)
+              .values_list("address", "ids")]
+    groups: list[tuple[str, str, set[int]]] = []
+    for key, value, ids in found:
+        touching = [g for g in groups if g[2] & set(ids)]
+        members = set(ids).union(*(g[2] for g in touching))
+        groups = [g for g in groups if g not in touching]
+        first = touching[0] if touching else (key, value, set())
+        groups.append((first[0], first[1], members))
+    return sorted((DuplicateGroup(k, v, tuple(sorted(m))) for k, v, m in groups), key=lambda g: g.contact_ids)
+
+
+def contact_duplicates(*, user) -> list[DuplicateGroup]:
+    """Managers and admins: the duplicate groups among the contacts they see."""
+    if not is_manager_or_admin(user):
+        raise PermissionDenied("only managers and admins merge contacts")
+    return duplicate_groups(scope=contacts_for(user))
+
+
+def contact_timeline(*, user, contact_id: int) -> QuerySet[Message]:
+    """The contact's messages on every channel, in the conversations the user may see."""
+    if not contacts_for(user).filter(pk=contact_id).exists():
+        raise AccessDenied(f"contact {contact_id} not found")
+    return messages_for(user).filter(conversation__contact_id=contact_id).select_related("channel")
+
+
+def contact_channels(*, user, contact_id: int) -> list[dict]:
+    """The channels a person is known on, each with its latest conversation the user may see."""
+    conversations = {}
+    for conversation_id, channel_id, status in (conversations_for(user).filter(contact_id=contact_id)
+                                                .order_by("created_at", "id").values_list("id", "channel_id", "status")):
+        conversations[channel_id] = (conversation_id, status)
+    out = []
+    for identity in ContactIdentity.objects.filter(contact_id=contact_id).select_related("channel").order_by("id"):
+        conversation_id, status = conversations.get(identity.channel_id, (None, None))
+        out.append({"channel_id": identity.channel_id, "channel_kind": identity.channel.kind, "external_id": identity.external_id,
+                    "conversation_id": conversation_id, "conversation_status": status})
+    return out

@@ -17,6 +17,9 @@ from salesreps import rules
 from salesreps.rules import Capacity, Window, local_label
 
 UNAVAILABLE_RECHECK = timedelta(minutes=15)
+# What a message is for, as consent sees it: campaigns (and their follow-ups) are marketing.
+MARKETING, CONVERSATION = "marketing", "conversation"
+PURPOSES = (MARKETING, CONVERSATION)
 # A paused campaign's messages are parked this far ahead, so claim_due never picks them.
 PAUSED_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 PAUSED_CODE, PAUSED_REASON = "campaign_paused", "campaign paused"
@@ -73,6 +76,8 @@ class ContactFacts:
     opted_out: bool = False
     opt_out_reason: str = ""
     channel_opt_outs: frozenset[str] = frozenset()
+    purpose_opt_outs: frozenset[str] = frozenset()  # marketing | conversation
+    opt_ins: frozenset[str] = frozenset()  # channel kinds the person explicitly agreed to marketing on
     last_inbound_at: datetime | None = None
     timezone: str = "UTC"
     quiet: Window | None = None
@@ -119,6 +124,8 @@ class SendFacts:
     channel_kind: str
     has_template: bool
     contact: ContactFacts
+    purpose: str = CONVERSATION  # MARKETING for campaign messages
+    requires_opt_in: bool = False  # the channel sends marketing only to contacts who opted in to it
     has_rep_channel: bool = True
     campaign: CampaignFacts | None = None
     reserved: bool = False  # capacity already reserved by an earlier claim of this message
@@ -141,6 +148,10 @@ def opted_out(f: SendFacts) -> Answer:
         return Decision("fail", "opted_out", f"contact opted out ({f.contact.opt_out_reason or 'request'})"), ()
     if f.channel_kind in f.contact.channel_opt_outs:
         return Decision("fail", "opted_out_channel", f"contact opted out of {f.channel_kind} messages"), ()
+    if f.purpose in f.contact.purpose_opt_outs:
+        return Decision("fail", f"opted_out_{f.purpose}", f"contact opted out of {f.purpose} messages"), ()
+    if f.purpose == MARKETING and f.requires_opt_in and f.channel_kind not in f.contact.opt_ins:
+        return Decision("fail", "not_opted_in", f"contact has not opted in to {f.channel_kind} marketing messages"), ()
     return None, ()
 
 

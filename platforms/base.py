@@ -145,6 +145,14 @@ class Adapter(Protocol):
     def secret_channel_name(self, *, request: RawRequest) -> str | None:
         """The name of the one channel whose secrets may sign the request; None for any channel."""
 
+    def address_of(self, *, contact_id: str) -> str:
+        """The person's address behind a contact id of this platform (E.164 phone, lower-cased
+        e-mail), by which one contact is found across channels; "" for a page-scoped id."""
+
+    def contact_id_for(self, *, address: str) -> str:
+        """The contact id this platform's webhooks will use for the person we send to at
+        `address` (a wa_id has no "+"); "" when it cannot be derived from an address."""
+
     def send(
         self,
         *,

@@ -42,6 +42,14 @@ secret_names = ("signing_key", "smtp_username", "smtp_password")
 signing_secret_names = ("signing_key",)  # Mailgun's webhook signing key
 handshake_secret_names = ()
 handshake = None
+
+
+def address_of(*, contact_id: str) -> str:
+    return contact_id.strip().lower() if "@" in contact_id else ""
+
+
+def contact_id_for(*, address: str) -> str:
+    return address_of(contact_id=address)
 channel_candidates = own_channel_keys  # the route's recipient names the channel
 secret_channel_name = any_channel
 

@@ -73,6 +73,12 @@ class MetaMessaging:
     def secret_channel_name(self, *, request: RawRequest) -> str | None:
         return None  # any channel's app secret may have signed
 
+    def address_of(self, *, contact_id: str) -> str:
+        return ""  # a PSID / IGSID is scoped to the Page: it names no phone or address
+
+    def contact_id_for(self, *, address: str) -> str:
+        return ""
+
     def send(
         self,
         *,

@@ -47,6 +47,14 @@ secret_names = ("auth_token",)
 signing_secret_names = ("auth_token",)  # Twilio signs with the account's auth token
 handshake_secret_names = ()
 handshake = None
+
+
+def address_of(*, contact_id: str) -> str:
+    return e164(contact_id)  # Twilio's From: "+14155550123"
+
+
+def contact_id_for(*, address: str) -> str:
+    return e164(address)
 secret_channel_name = any_channel
 
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}

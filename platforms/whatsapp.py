@@ -46,6 +46,15 @@ handshake_secret_names = meta.HANDSHAKE_SECRET_NAMES
 verify = meta.verify
 dedup_key = meta.dedup_key
 handshake = meta.handshake
+
+
+def address_of(*, contact_id: str) -> str:
+    return e164(contact_id)  # the wa_id: international digits without "+"
+
+
+def contact_id_for(*, address: str) -> str:
+    phone = e164(address)
+    return phone.lstrip("+") if phone else ""
 channel_candidates = own_channel_keys  # value.metadata.phone_number_id names the channel
 secret_channel_name = any_channel
 

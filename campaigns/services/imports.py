@@ -13,10 +13,9 @@ from django.db import transaction
 from campaigns.services.scores import contacts_rescore
 from core.logs import entity_log
 from inbox.contact_import import MAX_ROWS, ContactRow, RowError, parse_contacts_csv
-from inbox.models import Contact
+from inbox.services.contacts import ImportReport, contacts_import_rows
 
 log = entity_log("contacts")
-BATCH = 2000
 
 
 class ImportRejected(Exception):
@@ -72,32 +71,21 @@ def contacts_validate_file(text: str, progress: Callable[[int], None] | None = N
             errors.append(RowError(row.row, "phone", f"{row.phone} is already on row {seen[row.phone]}"))
         else:
             seen[row.phone] = row.row
-    taken: dict[str, int] = {}
-    phones = [row.phone for row in rows if row.phone]
-    for i in range(0, len(phones), BATCH * 5):
-        taken.update(Contact.objects.filter(phone__in=phones[i:i + BATCH * 5]).values_list("phone", "id"))
-    errors += [RowError(row.row, "phone", f"a contact with phone {row.phone} already exists (contact {taken[row.phone]})")
-               for row in rows if row.phone in taken]
     return rows, sorted(set(errors), key=lambda e: (e.row, e.field, e.error))
 
 
 def contacts_import_file(*, text: str, source: str = "import", on_validated: Callable[[int], None] | None = None,
                          progress: Callable[[int], None] | None = None,
-                         validate_progress: Callable[[int], None] | None = None) -> list[int]:
-    """Every row or none: any problem raises ImportRejected listing them all."""
+                         validate_progress: Callable[[int], None] | None = None) -> ImportReport:
+    """Every row or none: any problem raises ImportRejected listing them all. Rows that match a
+    stored contact (phone, else e-mail) update it; the report names them."""
     rows, errors = contacts_validate_file(text, validate_progress)
     if errors:
         raise ImportRejected(errors)
     if on_validated:
         on_validated(len(rows))
-    ids: list[int] = []
     with transaction.atomic():
-        for i in range(0, len(rows), BATCH):
-            batch = [Contact(name=r.name, phone=r.phone, email=r.email, timezone=r.timezone, tags=list(r.tags), country=r.country,
-                             source=source) for r in rows[i:i + BATCH]]
-            ids += [c.pk for c in Contact.objects.bulk_create(batch)]
-            if progress:
-                progress(len(batch))
-        contacts_rescore(contact_ids=ids)
-    log.info("contacts imported", count=len(ids), source=source)
-    return ids
+        report = contacts_import_rows(rows=rows, owner=None, source=source, progress=progress)
+        contacts_rescore(contact_ids=report.created + report.updated)
+    log.info("contacts imported", count=len(report.created), updated=len(report.updated), source=source)
+    return report

@@ -26,12 +26,15 @@ from inbox.api.serializers import (
     ContactImportSerializer,
     ContactInputSerializer,
     ContactSerializer,
+    DuplicateGroupSerializer,
     ImportedSerializer,
     ImportRejectedSerializer,
+    MergeSerializer,
+    MessageSerializer,
 )
 from inbox.contact_import import MAX_BYTES
 from inbox.models import Contact
-from inbox.selectors import contact_get, contact_list
+from inbox.selectors import contact_duplicates, contact_get, contact_list, contact_timeline
 from inbox.services.contacts import (
     CONTACT_FIELDS,
     UNSET,
@@ -41,8 +44,10 @@ from inbox.services.contacts import (
     contact_import,
     contact_update,
 )
+from inbox.services.merge import contact_merge_for
 
 PAGER = KeysetPager("created_at")
+TIMELINE_PAGER = KeysetPager("created_at")
 CONTACT_EXAMPLE = OpenApiExample("A contact", response_only=True, value={
     "id": 7, "name": "Ada Lovelace", "phone": "+447700900123", "email": "ada@example.com", "country": "GB",
     "operator_code": "", "tags": ["vip", "fair-2025"], "source": "import", "owner": 5, "lead_score": 60,
@@ -128,6 +133,37 @@ class ContactViewSet(viewsets.ViewSet):
         contact = contact_update(user=request.user, contact_id=int(pk), **_write_args(body.validated_data))
         return Response(_shape(contact_get(user=request.user, contact_id=contact.id)))
 
+    @extend_schema(
+        parameters=[id_param(), *CURSOR_PARAMETERS],
+        summary="The person's messages on every channel, newest first (one timeline per contact)",
+        responses={200: page_of(MessageSerializer), **ERRORS_ALL},
+    )
+    @action(detail=True, methods=["get"], url_path="timeline")
+    def timeline(self, request, pk: str):
+        qs = contact_timeline(user=request.user, contact_id=int(pk))
+        return Response(paged(TIMELINE_PAGER, request, qs, lambda m: MessageSerializer(m).data))
+
+    @extend_schema(
+        summary="Contacts that look like one person (same phone or e-mail), for a manager to merge",
+        responses={200: DuplicateGroupSerializer(many=True), **ERRORS_ALL},
+    )
+    @action(detail=False, methods=["get"], url_path="duplicates")
+    def duplicates(self, request):
+        return Response([{"key": g.key, "value": g.value, "contact_ids": list(g.contact_ids)}
+                         for g in contact_duplicates(user=request.user)])
+
+    @extend_schema(
+        parameters=[id_param()], request=MergeSerializer,
+        summary="Merge another contact into this one (managers, admins): identities, conversations, campaigns, consent",
+        responses={200: ContactSerializer, **ERRORS_ALL},
+    )
+    @action(detail=True, methods=["post"], url_path="merge")
+    def merge(self, request, pk: str):
+        body = MergeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        record = contact_merge_for(user=request.user, keep_id=int(pk), duplicate_id=body.validated_data["duplicate"])
+        return Response(_shape(contact_get(user=request.user, contact_id=record.kept_id)))
+
     @extend_schema(parameters=[id_param()], summary="Delete with its conversations (managers, admins)",
                    responses={204: None, **ERRORS_404})
     def destroy(self, request, pk: str):
@@ -147,7 +183,8 @@ class ContactViewSet(viewsets.ViewSet):
             403: ERR_403,
         },
         examples=[
-            OpenApiExample("Imported", response_only=True, status_codes=["201"], value={"imported": 2, "ids": [71, 72]}),
+            OpenApiExample("Imported", response_only=True, status_codes=["201"], value={
+                "imported": 2, "ids": [71, 72], "updated": 1, "updated_ids": [12]}),
             OpenApiExample("Rejected", response_only=True, status_codes=["400"], value={
                 "detail": "1 problem(s) in the file: nothing was imported",
                 "errors": [{"row": 3, "field": "phone", "error": "'12' is not a valid phone number in FR"}]}),
@@ -162,8 +199,9 @@ class ContactViewSet(viewsets.ViewSet):
                                         for e in upload.errors.get("file", ["missing"])]}, status=400)
         data = upload.validated_data["file"].read(MAX_BYTES + 1)
         try:
-            contacts = contact_import(user=request.user, data=data)
+            report = contact_import(user=request.user, data=data)
         except ContactImportRejected as rejected:
             return Response({"detail": str(rejected), "errors": rejected.errors}, status=400)
-        return Response({"imported": len(contacts), "ids": [c.id for c in contacts]}, status=201)
+        return Response({"imported": len(report.created), "ids": report.created, "updated": len(report.updated),
+                         "updated_ids": report.updated}, status=201)
 

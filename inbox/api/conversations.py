@@ -21,12 +21,13 @@ from inbox.api.common import (
 )
 from inbox.api.serializers import (
     AssignSerializer,
+    ConversationDetailSerializer,
     ConversationFiltersSerializer,
     ConversationSerializer,
     StatusSerializer,
 )
 from inbox.models import Conversation
-from inbox.selectors import conversation_list
+from inbox.selectors import contact_channels, conversation_list
 from inbox.services.conversations import (
     conversation_assign,
     conversation_get_for,
@@ -86,11 +87,14 @@ class ConversationViewSet(viewsets.ViewSet):
         return Response(paged(PAGER, request, qs, _shape))
 
     @extend_schema(
-        parameters=[id_param()], summary="One conversation", responses={200: ConversationSerializer, **ERRORS_404},
+        parameters=[id_param()], summary="One conversation, with every channel its contact is known on",
+        responses={200: ConversationDetailSerializer, **ERRORS_404},
         examples=[CONVERSATION_EXAMPLE],
     )
     def retrieve(self, request, pk: str):
-        return Response(_shape(conversation_get_for(user=request.user, conversation_id=int(pk))))
+        conversation = conversation_get_for(user=request.user, conversation_id=int(pk))
+        return Response({**_shape(conversation), "contact_channels": contact_channels(user=request.user,
+                                                                                     contact_id=conversation.contact_id)})
 
     @extend_schema(
         parameters=[id_param()],

@@ -9,6 +9,7 @@ from rest_framework import serializers
 from inbox.api.common import id_field
 from inbox.models import Contact, Conversation, Message, Template
 from inbox.payloads import _iso, conversation_payload, message_payload
+from inbox.sending import PURPOSES
 from inbox.templating import template_variables
 from salesreps.models import ChannelKind, SalesRep
 from salesreps.rules import validate_tz
@@ -160,6 +161,8 @@ class PreferencesSerializer(serializers.Serializer):
     language = serializers.CharField()
     opt_ins = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices))
     opt_outs = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices))
+    opt_out_purposes = serializers.ListField(child=serializers.ChoiceField(choices=PURPOSES),
+                                             help_text="Kinds of message refused on every channel: marketing (campaigns) or conversation.")
     escalation_channels = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices),
                                                 help_text="Channel kind of each follow-up step, in order.")
     escalation_delay_hours = serializers.IntegerField(allow_null=True)
@@ -197,6 +200,7 @@ class ContactSerializer(serializers.Serializer):
                 "allowed_start": _time(c.allowed_start), "allowed_end": _time(c.allowed_end),
                 "quiet_start": _time(c.quiet_start), "quiet_end": _time(c.quiet_end),
                 "opt_ins": list(prefs.get("opt_ins", [])), "opt_outs": list(prefs.get("opt_outs", [])),
+                "opt_out_purposes": list(prefs.get("opt_out_purposes", [])),
                 "escalation_channels": [e for e in prefs.get("escalation_channels", []) if isinstance(e, str)],
                 "escalation_delay_hours": prefs.get("escalation_delay_hours"),
                 "opted_out": c.opted_out, "opted_out_at": _iso(c.opted_out_at), "opt_out_reason": c.opt_out_reason,
@@ -317,6 +321,8 @@ class PreferencesInputSerializer(serializers.Serializer):
                                     max_length=len(ChannelKind.choices))
     opt_outs = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices), required=False,
                                      max_length=len(ChannelKind.choices))
+    opt_out_purposes = serializers.ListField(child=serializers.ChoiceField(choices=PURPOSES), required=False,
+                                             max_length=len(PURPOSES))
     escalation_channels = serializers.ListField(child=serializers.ChoiceField(choices=ChannelKind.choices), required=False,
                                                 max_length=10, help_text="Channel kind of each follow-up step, in order.")
     escalation_delay_hours = serializers.IntegerField(required=False, min_value=1, max_value=24 * 30)
@@ -358,3 +364,27 @@ class ContactFiltersSerializer(serializers.Serializer):
     search = serializers.CharField(required=False, max_length=100)
     tag = serializers.CharField(required=False, max_length=50)
     owner = id_field(required=False)
+
+
+class MergeSerializer(serializers.Serializer):
+    duplicate = serializers.IntegerField(min_value=1, max_value=2**63 - 1,
+                                         help_text="The contact merged into this one (and then deleted).")
+
+
+class DuplicateGroupSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=["phone", "email"])
+    value = serializers.CharField()
+    contact_ids = serializers.ListField(child=serializers.IntegerField(), help_text="Oldest first: the one to keep.")
+
+
+class ContactChannelSerializer(serializers.Serializer):
+    channel_id = serializers.IntegerField()
+    channel_kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    external_id = serializers.CharField(help_text="The person's id on that channel (wa_id, PSID, phone, address).")
+    conversation_id = serializers.IntegerField(allow_null=True, help_text="Its latest conversation the caller may see.")
+    conversation_status = serializers.CharField(allow_null=True)
+
+
+class ConversationDetailSerializer(ConversationSerializer):
+    contact_channels = ContactChannelSerializer(many=True, help_text="Every channel the same person is known on: "
+                                                "one contact timeline at /api/contacts/{contact_id}/timeline/.")

@@ -1,40 +1,98 @@
 """Contacts and their per-channel identities."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.errors import AccessDenied
 from core.logs import entity_log
-from inbox.contact_import import normalize_phone, parse_contacts_csv
-from inbox.models import Contact, ContactIdentity
+from inbox.contact_import import ContactRow, RowError, normalize_phone, parse_contacts_csv
+from inbox.models import Contact, ContactIdentity, Suppression
+from inbox.rules import phone_place
 from inbox.selectors import contacts_for
+from platforms import get_adapter
 from salesreps.models import Channel, SalesRep
 from salesreps.selectors import is_manager_or_admin, rep_of
 
 log = entity_log("contacts")
 
 
+def _address(channel: Channel, external_id: str, phone: str, email: str) -> str:
+    """The normalized address a channel's contact id stands for (E.164 phone, lower-cased e-mail),
+    else the phone or e-mail the platform told; "" for a page-scoped id with nothing else known."""
+    adapter = get_adapter(channel.kind)
+    return (adapter.address_of(contact_id=external_id) if adapter else "") or phone or email.strip().lower()
+
+
+def contacts_at(address: str) -> QuerySet[Contact]:
+    """Contacts with this address, most recent first."""
+    if not address:
+        return Contact.objects.none()
+    match = Q(phone=address) if address.startswith("+") else Q(email__iexact=address)
+    return Contact.objects.filter(match).order_by("-id")
+
+
+def suppressed(addresses: Iterable[str]) -> Suppression | None:
+    wanted = [a for a in addresses if a]
+    return Suppression.objects.filter(address__in=wanted).order_by("id").first() if wanted else None
+
+
+def _new_contact(*, address: str, name: str, phone: str, email: str) -> Contact:
+    phone = phone or (address if address.startswith("+") else "")
+    email = email or (address if "@" in address else "")
+    tz, country = phone_place(phone) if phone else ("", "")
+    contact = Contact(name=name, phone=phone, email=email.lower(), timezone=tz or "UTC", country=country)
+    suppression = suppressed([phone, email.lower()])
+    if suppression:  # consent follows the person: this address opted out before
+        contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, suppression.created_at, suppression.reason
+    contact.save()
+    return contact
+
+
 def contact_resolve(*, channel: Channel, external_id: str, name: str = "", phone: str = "", email: str = "") -> Contact:
-    """The contact behind (channel, external id), created on first sight; profile name kept fresh."""
+    """The contact behind (channel, external id): by that identity, else by the address it stands
+    for (the identity is attached), else created. Concurrent first deliveries from one address
+    serialise on a transaction-scoped advisory lock of the address, so they find one contact.
+    Two contacts at one address: the most recent gets the identity, and the pair is listed for a
+    manager to merge (duplicate_groups); nothing merges silently."""
     identity = ContactIdentity.objects.select_related("contact").filter(channel=channel, external_id=external_id).first()
     if identity is None:
+        address = _address(channel, external_id, phone, email)
         try:
             with transaction.atomic():
-                contact = Contact.objects.create(name=name, phone=phone, email=email)
-                ContactIdentity.objects.create(contact=contact, channel=channel, external_id=external_id)
-                log.info("contact created", contact=contact.id, channel=channel.id, external_id=external_id)
-                return contact
-        except IntegrityError:  # a concurrent delivery created it first
+                if address:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"contact:{address}"])
+                    identity = ContactIdentity.objects.select_related("contact").filter(
+                        channel=channel, external_id=external_id).first()
+                if identity is None:
+                    matches = list(contacts_at(address)[:2])
+                    contact = matches[0] if matches else _new_contact(address=address, name=name, phone=phone, email=email)
+                    ContactIdentity.objects.create(contact=contact, channel=channel, external_id=external_id)
+                    if len(matches) > 1:
+                        log.warning("contact match is ambiguous: listed for a manager to merge", contact=contact.id,
+                                    other=matches[1].id, channel=channel.id, external_id=external_id)
+                    log.info("contact identity attached" if matches else "contact created", contact=contact.id,
+                             channel=channel.id, external_id=external_id)
+                    return _freshen(contact, name=name, phone=phone, email=email)
+        except IntegrityError:  # a concurrent delivery attached the identity first
             identity = ContactIdentity.objects.select_related("contact").get(channel=channel, external_id=external_id)
-    contact = identity.contact
-    # Keep the platform's profile name fresh; fill a phone or address we did not know yet.
+    return _freshen(identity.contact, name=name, phone=phone, email=email)
+
+
+def _freshen(contact: Contact, *, name: str, phone: str, email: str) -> Contact:
+    """Keep the platform's profile name fresh; fill a phone or address we did not know yet."""
     changes = {"name": name} if name and contact.name != name else {}
     if phone and not contact.phone:
         changes["phone"] = phone
     if email and not contact.email:
-        changes["email"] = email
+        changes["email"] = email.lower()
     if changes:
         Contact.objects.filter(pk=contact.pk).update(**changes)
         for field, value in changes.items():
@@ -42,13 +100,40 @@ def contact_resolve(*, channel: Channel, external_id: str, name: str = "", phone
     return contact
 
 
+def identity_record(*, contact_id: int, channel: Channel, address: str) -> None:
+    """After a send to `address`: the identity the platform will use for the person, so the reply
+    finds this contact (a wa_id has no "+", Twilio's From has one). An identity already held by
+    another contact is left alone: that is a merge for a manager, not a silent move."""
+    adapter = get_adapter(channel.kind)
+    external_id = adapter.contact_id_for(address=address) if adapter else ""
+    if external_id:
+        ContactIdentity.objects.get_or_create(channel=channel, external_id=external_id, defaults={"contact_id": contact_id})
+
+
+def contact_addresses(contact: Contact) -> set[str]:
+    """Every address the person is known by: phone, e-mail and what each identity stands for."""
+    found = {contact.phone, (contact.email or "").lower()}
+    for identity in contact.identities.select_related("channel"):
+        adapter = get_adapter(identity.channel.kind)
+        found.add(adapter.address_of(contact_id=identity.external_id) if adapter else "")
+    return {a for a in found if a}
+
+
+def contact_suppress(*, contact: Contact, reason: str) -> None:
+    """Remember every address of an opted-out contact, so any later contact for them inherits it."""
+    Suppression.objects.bulk_create([Suppression(address=a, reason=reason[:50], contact=contact) for a in contact_addresses(contact)],
+                                    ignore_conflicts=True)
+
+
 def contact_opt_out(*, contact: Contact, reason: str) -> None:
-    if contact.opted_out:
-        return
-    now = timezone.now()
-    Contact.objects.filter(pk=contact.pk).update(opted_out=True, opted_out_at=now, opt_out_reason=reason)
-    contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, now, reason
-    log.info("contact opted out", contact=contact.id, reason=reason)
+    """Keyword, unsubscribe, complaint or by hand: the contact (every identity it has) and each of
+    its addresses are opted out."""
+    if not contact.opted_out:
+        now = timezone.now()
+        Contact.objects.filter(pk=contact.pk).update(opted_out=True, opted_out_at=now, opt_out_reason=reason)
+        contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, now, reason
+        log.info("contact opted out", contact=contact.id, reason=reason)
+    contact_suppress(contact=contact, reason=reason)
 
 
 # ---- the API's write path ------------------------------------------------------------------------
@@ -59,7 +144,7 @@ CONTACT_FIELDS = frozenset({
     "allowed_start", "allowed_end", "quiet_start", "quiet_end", "language",
 })
 # Kept in Contact.preferences (JSON); escalation_* drive campaign follow-up steps (campaigns/services/sequences.py).
-PREFERENCE_FIELDS = frozenset({"opt_ins", "opt_outs", "escalation_channels", "escalation_delay_hours"})
+PREFERENCE_FIELDS = frozenset({"opt_ins", "opt_outs", "opt_out_purposes", "escalation_channels", "escalation_delay_hours"})
 UNSET = object()
 
 
@@ -137,6 +222,13 @@ def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, ow
     contact.full_clean(exclude=["owner"])
 
 
+def _inherit_consent(contact: Contact) -> None:
+    """A phone or address that opted out before keeps this contact opted out too."""
+    suppression = None if contact.opted_out else suppressed([contact.phone, (contact.email or "").lower()])
+    if suppression:
+        contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, suppression.created_at, suppression.reason
+
+
 def _still_visible(user, contact: Contact) -> None:
     if not contacts_for(user).filter(pk=contact.pk).exists():
         raise ValueError("this change would take the contact out of your own view: give it an owner you manage")
@@ -151,7 +243,10 @@ def contact_create(*, user, fields: dict, preferences: dict | None = None, owner
         owner_id = actor.pk
     contact = Contact(source="api")
     _apply(contact, user=user, fields=fields, preferences=preferences, owner_id=owner_id, opted_out=opted_out)
+    _inherit_consent(contact)
     contact.save()
+    if contact.opted_out:
+        contact_suppress(contact=contact, reason=contact.opt_out_reason or "manual")
     _still_visible(user, contact)
     log.info("contact created", contact=contact.id, owner=contact.owner_id, by_user=user.id)
     return contact
@@ -165,8 +260,15 @@ def contact_update(*, user, contact_id: int, fields: dict, preferences: dict | N
     contact = Contact.objects.select_for_update().filter(pk=contact_id, pk__in=contacts_for(user).values("id")).first()
     if contact is None:
         raise AccessDenied(f"contact {contact_id} not found")
+    was_opted_out = contact.opted_out
     _apply(contact, user=user, fields=fields, preferences=preferences, owner_id=owner_id, opted_out=opted_out)
+    if not was_opted_out:
+        _inherit_consent(contact)
     contact.save()
+    if was_opted_out and not contact.opted_out:  # a manager opted the person back in, on every address
+        Suppression.objects.filter(address__in=contact_addresses(contact)).delete()
+    elif contact.opted_out:
+        contact_suppress(contact=contact, reason=contact.opt_out_reason or "manual")
     _still_visible(user, contact)
     log.info("contact updated", contact=contact.id, fields=",".join(sorted(fields)), by_user=user.id)
     return contact
@@ -185,26 +287,87 @@ def contact_delete(*, user, contact_id: int) -> None:
     log.info("contact deleted", contact=contact_id, by_user=user.id)
 
 
-@transaction.atomic
-def contact_import(*, user, data: bytes | str) -> list[Contact]:
-    """All or nothing: any bad row (or a phone already stored) rejects the whole file."""
+@dataclass
+class ImportReport:
+    created: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)  # rows that matched a contact by phone or e-mail
+    errors: list[RowError] = field(default_factory=list)
 
+
+def _matches(rows: list[ContactRow]) -> tuple[dict[str, Contact], dict[str, Contact]]:
+    """Existing contacts by phone and by lower-cased e-mail (the most recent one per address)."""
+    phones = [r.phone for r in rows if r.phone]
+    emails = [r.email.lower() for r in rows if r.email]
+    by_phone: dict[str, Contact] = {}
+    by_email: dict[str, Contact] = {}
+    for i in range(0, max(len(phones), len(emails)), 10000):
+        found = (Contact.objects.annotate(address=Lower("email"))
+                 .filter(Q(phone__in=phones[i:i + 10000]) | Q(address__in=emails[i:i + 10000])).order_by("id"))
+        for contact in found:
+            if contact.phone:
+                by_phone[contact.phone] = contact
+            if contact.email:
+                by_email[contact.email.lower()] = contact
+    return by_phone, by_email
+
+
+def contacts_import_rows(*, rows: list[ContactRow], owner: SalesRep | None, source: str,
+                         scope: QuerySet[Contact] | None = None, progress=None) -> ImportReport:
+    """Rows that match an existing contact (same phone, else same e-mail) update it — name, tags,
+    a missing phone or address, a zone or country where the file says — and never duplicate it;
+    the rest are created, opted out where their address opted out before. With `scope`, a match
+    outside it is an error for that row. Caller is in a transaction and rejects on errors."""
+    by_phone, by_email = _matches(rows)
+    visible = set(scope.filter(pk__in=[c.pk for c in {*by_phone.values(), *by_email.values()}]).values_list("pk", flat=True)) \
+        if scope is not None else None
+    report, new, changed = ImportReport(), [], {}
+    for row in rows:
+        match = by_phone.get(row.phone) or by_email.get(row.email.lower())
+        if match is None:
+            contact = Contact(name=row.name, phone=row.phone, email=row.email, timezone=row.timezone, tags=list(row.tags),
+                              country=row.country, owner=owner, source=source)
+            _inherit_consent(contact)
+            new.append(contact)
+        elif visible is not None and match.pk not in visible:
+            what = f"phone {row.phone}" if row.phone and match.phone == row.phone else f"e-mail {row.email}"
+            report.errors.append(RowError(row.row, "phone" if what.startswith("phone") else "email",
+                                          f"a contact with {what} already exists outside your contacts"))
+        else:
+            match.name = row.name or match.name
+            match.phone, match.email = match.phone or row.phone, match.email or row.email
+            match.tags = list(dict.fromkeys([*match.tags, *row.tags]))
+            if row.timezone != "UTC":
+                match.timezone = row.timezone
+            match.country = row.country or match.country
+            changed[match.pk] = match
+    if report.errors:
+        return report
+    for i in range(0, len(new), 2000):
+        report.created += [c.pk for c in Contact.objects.bulk_create(new[i:i + 2000])]
+        if progress:
+            progress(len(new[i:i + 2000]))
+    Contact.objects.bulk_update(list(changed.values()), ["name", "phone", "email", "tags", "timezone", "country"], batch_size=2000)
+    if progress and changed:
+        progress(len(changed))
+    report.updated = sorted(changed)
+    for contact in new:
+        if contact.opted_out:
+            contact_suppress(contact=contact, reason=contact.opt_out_reason)
+    return report
+
+
+@transaction.atomic
+def contact_import(*, user, data: bytes | str) -> ImportReport:
+    """All or nothing: any bad row rejects the whole file; rows matching a contact the caller may
+    see update it (the report names them)."""
     actor = _actor(user)
     rows, errors = parse_contacts_csv(data)
-    if not errors:
-        phones = [row.phone for row in rows if row.phone]
-        taken = set(Contact.objects.filter(phone__in=phones).values_list("phone", flat=True))
-        errors = [{"row": row.row, "field": "phone", "error": f"a contact with phone {row.phone} already exists"}
-                  for row in rows if row.phone in taken]
-    else:
-        errors = [error.as_dict() for error in errors]
     if errors:
-        raise ContactImportRejected(errors)
+        raise ContactImportRejected([error.as_dict() for error in errors])
     owner = None if user.is_superuser else actor
-    contacts = Contact.objects.bulk_create([
-        Contact(name=row.name, phone=row.phone, email=row.email, timezone=row.timezone, tags=list(row.tags),
-                country=row.country, owner=owner, source="import")
-        for row in rows
-    ])
-    log.info("contacts imported", count=len(contacts), owner=owner.id if owner else None, by_user=user.id)
-    return contacts
+    report = contacts_import_rows(rows=rows, owner=owner, source="import", scope=contacts_for(user))
+    if report.errors:
+        raise ContactImportRejected([error.as_dict() for error in report.errors])
+    log.info("contacts imported", count=len(report.created), updated=len(report.updated), owner=owner.id if owner else None,
+             by_user=user.id)
+    return report

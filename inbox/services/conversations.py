@@ -27,7 +27,10 @@ def _assignee(contact: Contact, channel: Channel) -> SalesRep | None:
         .values_list("id", "n")
     )
     candidates = [Candidate(rc.rep_id, rc.rep_id in available_ids, open_counts.get(rc.rep_id, 0)) for rc in rep_channels]
+    person_rep = (Conversation.objects.filter(contact=contact, rep__isnull=False).exclude(status="resolved")
+                  .order_by("-last_message_at", "-id").values_list("rep_id", flat=True).first())
     chosen = pick_assignee(
+        person_rep_id=person_rep,
         owner_id=contact.owner_id,
         owner_available=contact.owner_id is not None and SalesRep.objects.filter(pk=contact.owner_id, user__is_active=True).exists(),
         candidates=candidates,

@@ -4,14 +4,16 @@ from __future__ import annotations
 import string
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit, emit_many
 from inbox import hooks
-from inbox.models import STATUS_RANK, ContactIdentity, Conversation, Message, MessageEvent, Template
+from inbox.models import STATUS_RANK, Contact, ContactIdentity, Conversation, Message, MessageEvent, Template
 from inbox.payloads import conversation_payload, message_payload
+from inbox.rules import not_after
 from inbox.selectors import audience_user_ids
 from inbox.services.contacts import contact_opt_out, contact_resolve
 from inbox.services.conversations import conversation_for_contact, conversation_get_for
@@ -48,6 +50,7 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
     )
     conversation, _created = conversation_for_contact(contact=contact, channel=channel, lock=True)
     inbound = not event.is_echo
+    at = not_after(event.timestamp, timezone.now())  # a platform clock ahead of ours must not pin the list
     body = event.text
     if event.subject:
         body = f"{event.subject}\n\n{body}" if body else event.subject
@@ -58,19 +61,24 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
         kind=event.kind, body=body, media_url=event.media_url, media_type=event.media_type,
         latitude=event.latitude, longitude=event.longitude,
         reply_to_external_id=event.reply_to or event.reaction_to, external_id=event.external_id,
-        sent_at=None if inbound else event.timestamp, status_at=event.timestamp,
+        sent_at=None if inbound else at, status_at=at,
     )
-    conversation.last_message_at = event.timestamp
-    conversation.last_message_preview = _preview(message)
-    fields = ["last_message_at", "last_message_preview"]
+    fields = []
+    # A late or redelivered message never moves the conversation's times back.
+    if conversation.last_message_at is None or at >= conversation.last_message_at:
+        conversation.last_message_at, conversation.last_message_preview = at, _preview(message)
+        fields += ["last_message_at", "last_message_preview"]
     if inbound:
         conversation.unread_count += 1  # exact: we hold the row lock
-        conversation.last_inbound_at = event.timestamp
-        fields += ["unread_count", "last_inbound_at"]
+        fields.append("unread_count")
+        if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
+            conversation.last_inbound_at = at
+            fields.append("last_inbound_at")
         if conversation.status in ("resolved", "snoozed", "pending"):
             conversation.status, conversation.snoozed_until = "open", None  # a new message wakes it
             fields += ["status", "snoozed_until"]
-        type(contact).objects.filter(pk=contact.pk).update(last_inbound_at=event.timestamp)
+        Contact.objects.filter(pk=contact.pk).filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=at)).update(
+            last_inbound_at=at)
     conversation.save(update_fields=fields)
     emit_many([("message.created", message_payload(message)), ("conversation.updated", conversation_payload(conversation))],
               audience_user_ids(conversation))

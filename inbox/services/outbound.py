@@ -28,9 +28,10 @@ from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit
 from inbox import hooks, sending
-from inbox.models import Conversation, DeliveryAttempt, Message
+from inbox.models import ContactIdentity, Conversation, DeliveryAttempt, Message
 from inbox.payloads import message_payload
 from inbox.selectors import audience_user_ids, messages_for
+from inbox.services.contacts import identity_record
 from platforms import get_adapter
 from platforms.base import SendResult
 from salesreps.models import ActivityRecord, ChannelActivity, SalesRepChannel, SalesRepChannelActivity
@@ -98,6 +99,8 @@ def _contact_facts(contact) -> sending.ContactFacts:
     return sending.ContactFacts(
         opted_out=contact.opted_out, opt_out_reason=contact.opt_out_reason,
         channel_opt_outs=frozenset((contact.preferences or {}).get("opt_outs", [])),
+        purpose_opt_outs=frozenset((contact.preferences or {}).get("opt_out_purposes", [])),
+        opt_ins=frozenset((contact.preferences or {}).get("opt_ins", [])),
         last_inbound_at=contact.last_inbound_at, timezone=contact.timezone, quiet=quiet,
     )
 
@@ -108,6 +111,8 @@ def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: da
     campaign = next((f for f in hooks.send_facts.call(message=message, now=now) if f is not None), None)
     facts = sending.SendFacts(
         now=now, channel_kind=message.channel.kind, has_template=message.template_id is not None,
+        purpose=sending.MARKETING if message.campaign_recipient_id else sending.CONVERSATION,
+        requires_opt_in=bool(message.channel.config.get("require_opt_in")),
         contact=_contact_facts(contact), has_rep_channel=rep_channel is not None, campaign=campaign,
     )
     if rep_channel is None:
@@ -217,7 +222,8 @@ def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx
 
 def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: datetime) -> None:
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("conversation").get(pk=message_id)
+        message = (Message.objects.select_for_update(of=("self",)).select_related("conversation__contact", "channel")
+                   .get(pk=message_id))
         DeliveryAttempt.objects.filter(pk=attempt.pk).update(
             ok=result.ok, retryable=result.retryable, status_code=result.status_code or (200 if result.ok else 599),
             external_id=result.external_id, error_code=result.error_code, error_title=result.error_title[:300],
@@ -228,6 +234,7 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             message.lease_until, message.defer_reason, message.defer_code = None, "", ""
             message.save(update_fields=["status", "external_id", "sent_at", "status_at", "lease_until", "defer_reason", "defer_code"])
             _first_response(message.conversation, now)
+            _remember_identity(message)
             _emit(message)
             log.info("message sent", message=message.id, conversation=message.conversation_id,
                      external_id=result.external_id, sandbox=attempt.sandbox)
@@ -240,6 +247,14 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             log.warning("send will retry", message=message.id, attempt=message.attempts, code=result.error_code)
         else:
             _fail(message, result.error_code or str(result.status_code), result.error_title or "provider refused the message")
+
+
+def _remember_identity(message: Message) -> None:
+    """The first send to a contact on a channel records the identity the platform will answer
+    from, so the reply finds this contact instead of creating a second one."""
+    contact, channel = message.conversation.contact, message.channel
+    if not ContactIdentity.objects.filter(contact=contact, channel=channel).exists():
+        identity_record(contact_id=contact.pk, channel=channel, address=contact.email if channel.kind == "email" else contact.phone)
 
 
 def _first_response(conversation: Conversation, now: datetime) -> None:

@@ -403,9 +403,24 @@ def test_csv_import_all_good_rows(world, client_for):
     assert (ann.phone, ann.tags, ann.timezone, ann.country, ann.owner_id) == (
         "+33612340001", ["vip", "fair"], "Europe/Paris", "FR", world.rep_a.id)
     assert (ben.phone, ben.timezone) == ("+33612340002", "UTC")
-    again = upload(client_for(world.rep_a.user), csv_text)  # the same phones again: all refused
-    assert again.status_code == 400
-    assert [e["row"] for e in again.json()["errors"]] == [2, 3]
+    # the same phones again: the rows update the two contacts, named in the report, never duplicate them
+    again = upload(client_for(world.rep_a.user), csv_text.replace("vip; fair", "vip; spring"))
+    assert again.status_code == 201
+    assert again.json() | {"ids": []} == {"imported": 0, "ids": [], "updated": 2, "updated_ids": sorted([ann.id, ben.id])}
+    assert Contact.objects.filter(phone__in=["+33612340001", "+33612340002"]).count() == 2
+    ann.refresh_from_db()
+    assert ann.tags == ["vip", "fair", "spring"]
+
+
+def test_csv_import_never_updates_a_contact_outside_the_callers_scope(world, client_for):
+    taken = world.owned_a.phone or "+33612340077"
+    Contact.objects.filter(pk=world.owned_a.pk).update(phone=taken)
+    response = upload(client_for(world.rep_b.user), f"name,phone\nSomeone,{taken}\n")
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"row": 2, "field": "phone",
+                                          "error": f"a contact with phone {taken} already exists outside your contacts"}]
+    world.owned_a.refresh_from_db()
+    assert world.owned_a.name == "Olive Owned"
 
 
 def test_csv_import_rejects_a_file_that_is_not_csv(world, client_for):

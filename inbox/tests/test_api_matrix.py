@@ -114,6 +114,13 @@ MATRIX: dict[str, Entry] = {
         Req("POST", "/api/contacts/", {**everyone(400), "rep_a": 201, "admin": 201}, {"name": "Given", "owner": "{rep_a}"}),
     ]),
     "api/contacts/import/": Entry("inbox", [Req("POST", "/api/contacts/import/", everyone(201), {"file": CSV}, multipart=True)]),
+    "api/contacts/duplicates/": Entry("inbox", [Req("GET", "/api/contacts/duplicates/", writers(200))]),
+    "api/contacts/{pk}/merge/": Entry("inbox", [
+        # managers and admins merge, within their scope: the other team's manager does not see rep A's contacts
+        Req("POST", "/api/contacts/{contact_a}/merge/", {"anonymous": DENY, "rep_a": 403, "rep_b": 403, "manager_b": 404, "admin": 200},
+            {"duplicate": "{owned_a}"}),
+    ]),
+    "api/contacts/{pk}/timeline/": Entry("inbox", [Req("GET", "/api/contacts/{contact_a}/timeline/", scoped())]),
     "api/contacts/{pk}/": Entry("inbox", [
         Req("GET", "/api/contacts/{owned_a}/", scoped()),
         Req("GET", "/api/contacts/{contact_a}/", scoped()),

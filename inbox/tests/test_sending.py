@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inbox import sending
+from inbox.rules import Candidate, pick_assignee
 from inbox.sending import (
     PAUSED_CODE,
     CampaignFacts,
@@ -145,3 +146,19 @@ def test_a_message_with_no_campaign_asks_for_no_campaign_writes():
 def test_capacity_never_passes_a_send_beyond_the_binding_limit(used, allowance, cap):
     decision = decide(facts(capacity=capacity(used=used, allowance=allowance, max_capacity=cap)))
     assert (decision.action == "send") == (cap > 0 and used < min(allowance, cap))
+
+
+@given(owner=st.none() | st.integers(1, 5), owner_ok=st.booleans(), person=st.none() | st.integers(1, 5),
+       free=st.lists(st.tuples(st.integers(1, 5), st.booleans(), st.integers(0, 9)), max_size=5, unique_by=lambda t: t[0]))
+def test_assignment_keeps_the_person_with_one_rep(owner, owner_ok, person, free):
+    candidates = [Candidate(rep, ok, n) for rep, ok, n in free]
+    chosen = pick_assignee(owner_id=owner, owner_available=owner_ok, candidates=candidates, person_rep_id=person)
+    available = [c for c in candidates if c.available]
+    if owner is not None and owner_ok:
+        assert chosen == owner
+    elif person is not None and any(c.rep_id == person for c in available):
+        assert chosen == person
+    elif available:
+        assert chosen == min(available, key=lambda c: (c.open_conversations, c.rep_id)).rep_id
+    else:
+        assert chosen is None

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         checking = tqdm(desc="checking", unit="row", file=self.stderr, disable=quiet)
         saving = tqdm(desc="importing", unit="contact", file=self.stderr, disable=quiet)
         try:
-            ids = contacts_import_file(text=text, source=source, validate_progress=checking.update,
+            report = contacts_import_file(text=text, source=source, validate_progress=checking.update,
                                        on_validated=lambda n: saving.reset(total=n), progress=saving.update)
         except ImportRejected as rejected:
             for error in rejected.errors:
@@ -36,4 +36,5 @@ class Command(BaseCommand):
         finally:
             checking.close()
             saving.close()
-        self.stdout.write(f"{len(ids)} contact(s) imported")
+        updated = f", {len(report.updated)} updated (contacts {', '.join(map(str, report.updated))})" if report.updated else ""
+        self.stdout.write(f"{len(report.created)} contact(s) imported{updated}")
