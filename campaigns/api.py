@@ -91,7 +91,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         result = self._call(services.campaign_start, campaign_id=campaign.id)
         return Response({"campaign": self._shaped(campaign.id), "plan": {
             "scheduled": result.scheduled, "skipped": result.skipped, "reasons": result.reasons,
-            "per_rep": {str(k): v for k, v in result.per_rep.items()}}})
+            "per_rep": {str(k): v for k, v in result.per_rep.items()}, "excluded": result.excluded}})
 
     def _held(self, service, campaign: Campaign) -> Response:
         held = self._call(service, campaign_id=campaign.id)

@@ -40,9 +40,10 @@ def campaigns_for(user) -> QuerySet[Campaign]:
 # ---- audience ----------------------------------------------------------------------------------
 
 
-def audience_contacts(audience: dict) -> QuerySet[Contact]:
-    """Contacts matching a normalized audience filter; opted-out contacts never match."""
-    contacts = Contact.objects.filter(opted_out=False)
+def audience_contacts(audience: dict, *, opted_out: bool = False) -> QuerySet[Contact]:
+    """Contacts matching a normalized audience filter; opted-out contacts never match (with
+    opted_out=True: only they do, to count who the filter left out and why)."""
+    contacts = Contact.objects.filter(opted_out=opted_out)
     if audience.get("tags_any"):
         contacts = contacts.filter(tags__overlap=audience["tags_any"])
     if audience.get("tags_all"):
@@ -54,6 +55,14 @@ def audience_contacts(audience: dict) -> QuerySet[Contact]:
     if audience.get("min_score") is not None:
         contacts = contacts.filter(lead_score__gte=audience["min_score"])
     return contacts
+
+
+def consent_excluded(audience: dict, channel) -> dict[str, int]:
+    """How many contacts the audience filter matches that consent keeps out, by reason."""
+    matching = audience_contacts(audience)
+    counts = {"opted_out": audience_contacts(audience, opted_out=True).count(),
+              "opted_out_channel": matching.count() - reachable_on(matching, channel).count()}
+    return {reason: n for reason, n in counts.items() if n}
 
 
 def reachable_on(contacts: QuerySet[Contact], channel) -> QuerySet[Contact]:

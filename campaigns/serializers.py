@@ -117,6 +117,8 @@ class PlanResultSerializer(serializers.Serializer):
     skipped = serializers.IntegerField()
     reasons = serializers.DictField(child=serializers.IntegerField())
     per_rep = serializers.DictField(child=serializers.IntegerField())
+    excluded = serializers.DictField(child=serializers.IntegerField(),
+                                     help_text="Audience contacts consent left out, by reason: opted_out, opted_out_channel.")
 
 
 class StartedSerializer(serializers.Serializer):

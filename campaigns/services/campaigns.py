@@ -203,7 +203,8 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None,
         campaign.status, campaign.started_at = Campaign.Status.SCHEDULED, now
         campaign.save(update_fields=["status", "started_at", "audience"])
         message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
-    log.info("campaign started", campaign=campaign.id, scheduled=result.scheduled, skipped=result.skipped)
+    log.info("campaign started", campaign=campaign.id, scheduled=result.scheduled, skipped=result.skipped,
+             **{f"excluded_{reason}": n for reason, n in result.excluded.items()})
     return result
 
 

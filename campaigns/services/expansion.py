@@ -5,7 +5,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from campaigns.models import Campaign
-from campaigns.selectors import audience_contacts, reachable_on
+from campaigns.selectors import audience_contacts, consent_excluded, reachable_on
 from campaigns.services.planning import PlanResult, WindowPlanner, campaign_spans, plan_rows, targets_from
 
 
@@ -22,4 +22,6 @@ def campaign_expand(*, campaign: Campaign, now: datetime, progress: Callable[[in
     spans = campaign_spans(campaign)
     planner = WindowPlanner()
     rows = [planner.row(target, spans, after=now, preferred_rep_id=target.owner_id) for target in targets]
-    return plan_rows(campaign=campaign, channel=campaign.channel, step=None, rows=rows, now=now, progress=progress)
+    result = plan_rows(campaign=campaign, channel=campaign.channel, step=None, rows=rows, now=now, progress=progress)
+    result.excluded = consent_excluded(campaign.audience, campaign.channel)
+    return result

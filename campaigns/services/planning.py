@@ -100,6 +100,8 @@ class PlanResult:
     skipped: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     per_rep: dict[int, int] = field(default_factory=dict)
+    # Audience contacts left out before planning, by consent reason (opted_out, opted_out_channel).
+    excluded: dict[str, int] = field(default_factory=dict)
 
     def add_skip(self, reason: str) -> None:
         self.skipped += 1

@@ -22,5 +22,7 @@ class Command(BaseCommand):
         self.stdout.write(f"campaign {campaign_id}: {result.scheduled} scheduled, {result.skipped} skipped")
         for reason, n in sorted(result.reasons.items()):
             self.stdout.write(f"  skipped ({reason}): {n}")
+        for reason, n in sorted(result.excluded.items()):
+            self.stdout.write(f"  not in the audience ({reason}): {n}")
         for rep_id, n in sorted(result.per_rep.items()):
             self.stdout.write(f"  rep {rep_id}: {n}")
