@@ -15,6 +15,7 @@ app.conf.beat_schedule = {
     "sweep-webhooks": {"task": "webhooks.tasks.sweep", "schedule": 30.0},
     "wake-snoozed": {"task": "inbox.tasks.wake_snoozed", "schedule": 60.0},
     "prune-events": {"task": "core.tasks.prune_events", "schedule": 3600.0},
+    "relay-events": {"task": "core.tasks.relay_events", "schedule": 2.0},
     "campaigns-daily-stats": {"task": "campaigns.tasks.daily_stats_email", "schedule": crontab(hour=7, minute=0)},
     "campaigns-recycle-slots": {"task": "campaigns.tasks.recycle_slots", "schedule": 60.0},
     "campaigns-plan-followups": {"task": "campaigns.tasks.plan_followups", "schedule": 60.0},

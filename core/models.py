@@ -1,5 +1,6 @@
-"""Stored real-time events (for resume) and single-use websocket tickets."""
+"""Stored real-time events (for resume), the outbox they wait in until sequenced, and single-use websocket tickets."""
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 
@@ -26,3 +27,13 @@ class WsTicket(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class EventOutbox(models.Model):
+    """Events a transaction emitted, written in that transaction with no lock any other one needs;
+    after commit the relay (core/realtime.py) gives them per-recipient seqs, stores them as
+    UserEvents and publishes them, deleting the row in the same transaction (delivered once)."""
+
+    recipients = ArrayField(models.BigIntegerField())
+    events = models.JSONField()  # [[name, data], ...] in emission order
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)

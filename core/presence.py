@@ -1,7 +1,9 @@
-"""Who is online, and closing sockets whose user was deactivated, logged out or changed password.
+"""Who is online, closing sockets whose user was deactivated, logged out or changed password,
+and telling each socket the server's current seq for its user.
 
-Each process keeps a registry of its open inbox sockets; one periodic check per process
-(one query for all of them, every few seconds) closes the sockets that lost their right.
+Each process keeps a registry of its open inbox sockets; one periodic check per process (two
+queries for all of them, every few seconds) closes the sockets that lost their right and hands
+every other one its user's last stored seq, so a socket whose live frame was dropped fills.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.utils import timezone
 
+from core.models import EventCursor
 from core.ws_auth import CLOSE_UNAUTHENTICATED
 
 logger = logging.getLogger("switchboard.realtime")
@@ -80,6 +83,11 @@ def _revoked(identities: list) -> set[int]:
     return bad
 
 
+def _cursors(user_ids: set[int]) -> dict[int, int]:
+    """Each user's last stored seq: one query for every socket of the process."""
+    return dict(EventCursor.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq"))
+
+
 async def _check_forever() -> None:
     while _sockets:
         await asyncio.sleep(settings.WS_SESSION_CHECK_SECONDS)
@@ -93,3 +101,11 @@ async def _check_forever() -> None:
             continue
         for index in bad:
             await consumers[index].close(code=CLOSE_UNAUTHENTICATED)
+        try:
+            cursors = await database_sync_to_async(_cursors)({c.identity.user_id for c in consumers})
+        except Exception:
+            logger.warning("socket cursor check failed", exc_info=True)
+            continue
+        for index, consumer in enumerate(consumers):
+            if index not in bad:
+                await consumer.server_seq_is(cursors.get(consumer.identity.user_id, 0))

@@ -1,9 +1,15 @@
-"""The one way services emit socket events: stored with a per-recipient seq, sent after commit.
+"""The one way services emit socket events: recorded in the transaction, sequenced after it.
 
-`emit(name, data, user_ids)` inside a service's transaction stores one UserEvent per
-recipient (seq from EventCursor, incremented by an UPDATE that holds the row lock until
-commit, so seqs are gap-free and ordered), and after commit publishes the frames to each
-user's group in one batch. Sync callers (Celery, webhook processing) publish through one
+`emit(name, data, user_ids)` inside a service's transaction writes one EventOutbox row (the
+events and their recipients) and takes no lock another transaction needs: no per-recipient
+counter is touched while business rows are locked (PITFALLS.md, "A lock every transaction needs
+is a global mutex"). After commit the relay drains the outbox oldest first under one advisory
+lock, in short transactions of its own: it allocates each recipient's next seqs (gap-free,
+increasing by one), stores the UserEvents for resume, deletes the rows, commits, then publishes
+the frames. A rollback leaves nothing behind (the row goes with it, on_commit never fires); a
+process killed between commit and relay leaves the row for the next relay or the beat sweep
+(core.tasks.relay_events); the same row is never relayed twice (deleted in the relay's own
+transaction, under the lock). Sync callers (Celery, webhook processing) publish through one
 long-lived event loop thread: no new loop and Redis connection per event.
 """
 from __future__ import annotations
@@ -11,15 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterable
 
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
 from core.events import EPHEMERAL, check_payload
-from core.models import UserEvent
+from core.models import EventOutbox, UserEvent
 
 logger = logging.getLogger("switchboard.realtime")
+RELAY_LOCK = 0x5B_0E_7E_17  # pg advisory lock key: one relay at a time, so seqs follow commit order
+RELAY_BATCH = 500
 
 
 def user_group(user_id: int) -> str:
@@ -33,52 +44,44 @@ def team_group(team_id: int) -> str:
 ADMIN_GROUP = "admins"
 
 
-def allocate_seqs(user_ids: list[int], count: int = 1) -> dict[int, int]:
-    """Reserve `count` seqs per user; returns the last one reserved. Holds the cursor row locks
-    until the surrounding transaction ends, so seqs commit in order and without gaps."""
-    ids = sorted(set(user_ids))
+def allocate_seqs(counts: dict[int, int]) -> dict[int, int]:
+    """Reserve counts[user] seqs per user; returns the last one reserved. Runs in the relay's own
+    short transaction, in user id order (so two relays could never deadlock, even without the lock)."""
+    ids = sorted(counts)
     with connection.cursor() as cursor:
         cursor.execute(
             """
             INSERT INTO core_eventcursor (user_id, last_seq)
-            SELECT unnest(%s::bigint[]), %s
+            SELECT * FROM unnest(%s::bigint[], %s::bigint[])
             ON CONFLICT (user_id) DO UPDATE SET last_seq = core_eventcursor.last_seq + EXCLUDED.last_seq
             RETURNING user_id, last_seq
             """,
-            [ids, count],
+            [ids, [counts[i] for i in ids]],
         )
         return dict(cursor.fetchall())
 
 
 def emit(name: str, data: dict, user_ids: Iterable[int]) -> None:
-    """Store the event for each recipient and send it after the transaction commits."""
+    """Record the event for its recipients; it is sequenced and sent after the transaction commits."""
     emit_many([(name, data)], user_ids)
 
 
 def emit_many(events: list[tuple[str, dict]], user_ids: Iterable[int]) -> None:
-    """Several events to the same recipients: one seq allocation and one INSERT for all of them."""
-
+    """Several events to the same recipients: one outbox row for all of them."""
     for name, data in events:
         check_payload(name, data)
     recipients = sorted(set(user_ids))
     if not recipients or not events:
         return
-    stored = [(n, d) for n, d in events if n not in EPHEMERAL]
+    stored = [[n, d] for n, d in events if n not in EPHEMERAL]
     ephemeral = [(n, d) for n, d in events if n in EPHEMERAL]
     if ephemeral:
         frames = [(user_group(u), {"event": n, "seq": None, "data": d}) for n, d in ephemeral for u in recipients]
-        transaction.on_commit(lambda: publish(frames))
-    if not stored:
-        return
-    last = allocate_seqs(recipients, count=len(stored))
-    rows, frames = [], []
-    for index, (name, data) in enumerate(stored):
-        for user_id in recipients:
-            seq = last[user_id] - len(stored) + 1 + index
-            rows.append(UserEvent(user_id=user_id, seq=seq, name=name, data=data))
-            frames.append((user_group(user_id), {"event": name, "seq": seq, "data": data}))
-    UserEvent.objects.bulk_create(rows)
-    _queue_after_commit(frames)
+        transaction.on_commit(lambda: publish(frames), robust=True)
+    if stored:
+        EventOutbox.objects.create(recipients=recipients, events=stored)
+        # Registered per emit, never kept on the connection: a rollback drops it with the row.
+        transaction.on_commit(relay, robust=True)
 
 
 def broadcast(name: str, data: dict, groups: Iterable[str]) -> None:
@@ -87,25 +90,52 @@ def broadcast(name: str, data: dict, groups: Iterable[str]) -> None:
     presence in a team of N managers is N² rows a minute otherwise."""
     check_payload(name, data)
     frames = [(group, {"event": name, "seq": None, "data": data}) for group in sorted(set(groups))]
-    transaction.on_commit(lambda: publish(frames))
+    transaction.on_commit(lambda: publish(frames), robust=True)
 
 
-def _queue_after_commit(frames: list) -> None:
-    # One publish per transaction, however many events it emitted.
-    conn = transaction.get_connection()
-    pending = getattr(conn, "_switchboard_frames", None)
-    if pending is None or not conn.in_atomic_block:
-        pending = []
-        conn._switchboard_frames = pending
+def _relay_batch(limit: int) -> tuple[int, list]:
+    """One relay transaction: the oldest waiting rows, sequenced, stored and deleted."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RELAY_LOCK])
+        rows = list(EventOutbox.objects.order_by("id")[:limit])
+        if not rows:
+            return 0, []
+        wanted = {u for row in rows for u in row.recipients}
+        # A user deleted since the event was recorded gets nothing (and must not block the rest).
+        alive = set(get_user_model().objects.filter(id__in=wanted).values_list("id", flat=True))
+        counts: Counter[int] = Counter()
+        for row in rows:
+            for user_id in row.recipients:
+                if user_id in alive:
+                    counts[user_id] += len(row.events)
+        last = allocate_seqs(dict(counts)) if counts else {}
+        following = {u: last[u] - n + 1 for u, n in counts.items()}
+        stored, frames = [], []
+        for row in rows:
+            for name, data in row.events:
+                for user_id in row.recipients:
+                    if user_id not in alive:
+                        continue
+                    seq = following[user_id]
+                    following[user_id] += 1
+                    stored.append(UserEvent(user_id=user_id, seq=seq, name=name, data=data))
+                    frames.append((user_group(user_id), {"event": name, "seq": seq, "data": data}))
+        UserEvent.objects.bulk_create(stored, batch_size=5000)
+        EventOutbox.objects.filter(id__in=[row.id for row in rows]).delete()
+    return len(rows), frames
 
-        def flush():
-            batch = list(pending)
-            pending.clear()
-            conn._switchboard_frames = None
-            publish(batch)
 
-        transaction.on_commit(flush)
-    pending.extend(frames)
+def relay(*, limit: int = RELAY_BATCH) -> int:
+    """Sequence, store and publish every waiting outbox row, oldest first; returns how many rows.
+    Safe to call from anywhere at any time: after each commit that emitted, and from beat."""
+    total = 0
+    while True:
+        count, frames = _relay_batch(limit)
+        publish(frames)
+        total += count
+        if count < limit:
+            return total
 
 
 class _Publisher:
@@ -133,6 +163,7 @@ class _Publisher:
 
 
 _publisher = _Publisher()
+_layer_down_until = [0.0]
 
 
 async def _send_all(frames: list) -> None:
@@ -164,8 +195,11 @@ def publish(frames: list, *, wait: bool = True) -> None:
         asyncio.ensure_future(_send_all(frames))
         return
     future = asyncio.run_coroutine_threadsafe(_send_all(frames), _publisher.loop())
-    if wait:
+    if wait and time.monotonic() >= _layer_down_until[0]:
         try:
-            future.result(timeout=5)
+            future.result(timeout=2)
         except Exception:
+            # The events are stored: sockets catch up from the heartbeat's seq or on resume. Until
+            # the layer answers again, publishes stop waiting, so no caller stalls on Redis.
+            _layer_down_until[0] = time.monotonic() + 10
             logger.warning("publish of %d frames failed; clients recover with resume", len(frames), exc_info=True)

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.models import UserEvent, WsTicket
-from core.realtime import publish
+from core.realtime import publish, relay
 
 
 @shared_task(ignore_result=True)
@@ -22,3 +22,9 @@ def ping(group: str, token: str) -> None:
     """Sends one frame through the channel layer: proves worker → Redis layer → socket."""
 
     publish([(group, {"event": "ping", "seq": None, "data": {"token": token}})])
+
+
+@shared_task(ignore_result=True)
+def relay_events() -> int:
+    """Relay what a process killed between its commit and its relay left in the outbox."""
+    return relay()

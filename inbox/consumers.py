@@ -23,11 +23,12 @@ from core.ws_auth import (
     ticket_from_scope,
 )
 from inbox import socket_actions
-from inbox.socket_state import connect_identity, replay_after, socket_closed, socket_opened
+from inbox.socket_state import REPLAY_PAGE, connect_identity, replay_after, socket_closed, socket_opened
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
     user_id: int | None = None
+    server_seq = 0
 
     async def connect(self):
         await self.accept()
@@ -45,6 +46,7 @@ class InboxConsumer(AsyncWebsocketConsumer):
         # Read the cursor only once subscribed: every later event then arrives live (or by gap fill).
         identity.last_seq = await database_sync_to_async(socket_opened)(identity=identity)
         self.delivered = identity.last_seq
+        self.delivering = asyncio.Lock()
         self.action_times: list[float] = []
         presence.register(self)
         await self.send_json({"event": "ready", "seq": None, "data": {"seq": identity.last_seq, "user_id": identity.user_id}})
@@ -66,7 +68,15 @@ class InboxConsumer(AsyncWebsocketConsumer):
     async def _heartbeat(self):
         while True:
             await asyncio.sleep(settings.WS_HEARTBEAT_SECONDS)
-            await self.send_json({"event": "heartbeat", "seq": None, "data": {"seq": self.delivered}})
+            # The server's seq for this user (from the batched check), not the socket's own counter.
+            await self.send_json({"event": "heartbeat", "seq": None, "data": {"seq": max(self.server_seq, self.delivered)}})
+
+    async def server_seq_is(self, seq: int) -> None:
+        """The periodic check's news (core.presence): a live frame this socket never got is filled."""
+        self.server_seq = max(self.server_seq, seq)
+        async with self.delivering:
+            if seq > self.delivered:
+                await self._fill(until=None)
 
     # ---- frames from services -----------------------------------------------------------
 
@@ -75,27 +85,32 @@ class InboxConsumer(AsyncWebsocketConsumer):
         seq = frame.get("seq")
         if seq is None:
             return await self.send_json(frame)
-        if seq <= self.delivered:
-            return  # already sent by a resume or a gap fill
-        if seq > self.delivered + 1:
-            await self._fill(until=seq)
+        async with self.delivering:  # one deliverer at a time: live frames, gap fills, resume
             if seq <= self.delivered:
-                return
-        await self.send_json(frame)
-        self.delivered = seq
+                return  # already sent by a resume or a gap fill
+            if seq > self.delivered + 1:
+                await self._fill(until=seq)
+                if seq <= self.delivered:
+                    return
+            await self.send_json(frame)
+            self.delivered = seq
 
     async def inbox_revoke(self, message):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def _fill(self, *, until: int | None) -> bool:
-        frames = await database_sync_to_async(replay_after)(user_id=self.user_id, after=self.delivered, until=until)
-        if frames is None:
-            await self.send_json({"event": "reload", "seq": None, "data": {"reason": "events older than the retention window"}})
-            return False
-        for frame in frames:
-            await self.send_json(frame)
-            self.delivered = frame["seq"]
-        return True
+        """Stored frames after the last delivered one, page after page until caught up (or `until`)."""
+        while True:
+            frames = await database_sync_to_async(replay_after)(user_id=self.user_id, after=self.delivered, until=until)
+            if frames is None:
+                await self.send_json({"event": "reload", "seq": None, "data": {"reason": "events older than the retention window"}})
+                return False
+            for frame in frames:
+                if frame["seq"] > self.delivered:
+                    await self.send_json(frame)
+                    self.delivered = frame["seq"]
+            if len(frames) < REPLAY_PAGE:
+                return True
 
     # ---- client actions -------------------------------------------------------------------
 
@@ -118,8 +133,9 @@ class InboxConsumer(AsyncWebsocketConsumer):
         if problem:
             return await self.send_json(socket_actions.error_frame("bad_action", problem))
         if action == "resume":
-            self.delivered = args["after"]
-            await self._fill(until=None)
+            async with self.delivering:
+                self.delivered = args["after"]
+                await self._fill(until=None)
             return
         reply = await database_sync_to_async(socket_actions.perform)(user=self.user, action=action, args=args)
         await self.send_json(reply)

@@ -68,12 +68,15 @@ def last_seq(user_id: int) -> int:
     return EventCursor.objects.filter(user_id=user_id).values_list("last_seq", flat=True).first() or 0
 
 
+REPLAY_PAGE = 5000
+
+
 def replay_after(*, user_id: int, after: int, until: int | None) -> list[dict] | None:
     """Stored frames of one user with after < seq (< until), in order; None if some were pruned."""
     events = UserEvent.objects.filter(user_id=user_id, seq__gt=after)
     if until is not None:
         events = events.filter(seq__lt=until)
-    rows = list(events.order_by("seq").values_list("seq", "name", "data")[:5000])
+    rows = list(events.order_by("seq").values_list("seq", "name", "data")[:REPLAY_PAGE])
     expected_first = after + 1
     if (not rows or rows[0][0] != expected_first) and after < last_seq(user_id):
         oldest = UserEvent.objects.filter(user_id=user_id).aggregate(m=Min("seq"))["m"]

@@ -165,7 +165,7 @@ def test_rep_channel_admin_refuses_an_empty_window_and_saves_nothing(admin_clien
     assert (rep_channel.start_time, rep_channel.timezone) == (time(8), "UTC")
 
 
-def test_availability_changed_in_admin_tells_the_managers(admin_client, rep, manager):
+def test_availability_changed_in_admin_tells_the_managers(admin_client, rep, manager, django_capture_on_commit_callbacks):
     from core.models import UserEvent
 
     data = {
@@ -174,7 +174,8 @@ def test_availability_changed_in_admin_tells_the_managers(admin_client, rep, man
         **{f"{prefix}-{k}": v for prefix in ("rep_channels", "shifts")
            for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000"}.items()},
     }
-    response = admin_client.post(f"/admin/salesreps/salesrep/{rep.id}/change/", data)
+    with django_capture_on_commit_callbacks(execute=True):  # events are sequenced after commit
+        response = admin_client.post(f"/admin/salesreps/salesrep/{rep.id}/change/", data)
     assert response.status_code == 302, response.content[:3000]
     rep.refresh_from_db()
     assert rep.is_available is False

@@ -246,10 +246,11 @@ def test_me_for_a_user_without_a_rep_is_404(admin_user):
     assert client_for(admin_user).get("/api/reps/me/").status_code == 404
 
 
-def test_patch_me_toggles_availability_and_tells_the_manager(rep, manager, outsider, channel):
+def test_patch_me_toggles_availability_and_tells_the_manager(rep, manager, outsider, channel, django_capture_on_commit_callbacks):
     rep_channel, _ = make_rep_channel(rep=rep, channel=channel)
     client = client_for(rep.user)
-    response = client.patch("/api/reps/me/", {"is_available": False}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # events are sequenced after commit
+        response = client.patch("/api/reps/me/", {"is_available": False}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["is_available"] is False
     rep.refresh_from_db()
@@ -258,7 +259,8 @@ def test_patch_me_toggles_availability_and_tells_the_manager(rep, manager, outsi
     assert event.data["rep_id"] == rep.id and event.data["available"] is False
     assert not UserEvent.objects.filter(user=outsider.user).exists()
 
-    response = client.patch("/api/reps/me/", {"is_available": False, "channel_id": channel.id}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.patch("/api/reps/me/", {"is_available": False, "channel_id": channel.id}, format="json")
     assert response.status_code == 200
     rep_channel.refresh_from_db()
     assert rep_channel.is_available is False

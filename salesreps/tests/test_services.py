@@ -184,8 +184,9 @@ def test_record_is_filed_against_the_days_shift(warming, rep):
 
 # --- Availability and shift errors ------------------------------------------------------------
 
-def test_availability_toggle_tells_the_managers(rep, manager, outsider):
-    services.rep_set_availability(rep=rep, available=False)
+def test_availability_toggle_tells_the_managers(rep, manager, outsider, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):  # events are sequenced after commit
+        services.rep_set_availability(rep=rep, available=False)
     rep.refresh_from_db()
     assert rep.is_available is False
     event = UserEvent.objects.get(user=manager.user, name="rep.presence")
@@ -194,9 +195,10 @@ def test_availability_toggle_tells_the_managers(rep, manager, outsider):
     assert not UserEvent.objects.filter(user=outsider.user).exists()
 
 
-def test_channel_availability_toggle_and_unknown_channel(rep, manager, channel):
+def test_channel_availability_toggle_and_unknown_channel(rep, manager, channel, django_capture_on_commit_callbacks):
     rep_channel, _ = make_rep_channel(rep=rep, channel=channel)
-    services.rep_set_availability(rep=rep, available=False, channel_id=channel.id)
+    with django_capture_on_commit_callbacks(execute=True):  # events are sequenced after commit
+        services.rep_set_availability(rep=rep, available=False, channel_id=channel.id)
     rep_channel.refresh_from_db()
     rep.refresh_from_db()
     assert (rep_channel.is_available, rep.is_available) == (False, True)
