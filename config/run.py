@@ -1,6 +1,7 @@
 """`make run`: embedded services, migrations, demo data, then daphne + worker + beat in the foreground.
 
-Ctrl-C stops the three processes and then the embedded PostgreSQL and Redis.
+A process that crashes is restarted with a log line (Supervisor); Ctrl-C stops the three
+processes and then the embedded PostgreSQL and Redis.
 """
 from __future__ import annotations
 
@@ -17,6 +18,68 @@ from core import embedded
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex((host, port)) == 0
+
+
+class Supervisor:
+    """Runs the stack's processes and restarts one that dies (with a log line and a growing pause),
+    instead of taking the whole stack down; a process that keeps dying right after its start
+    (MAX_QUICK_DEATHS in a row) stops the stack with the reason."""
+
+    MAX_QUICK_DEATHS = 5
+    QUICK = 10.0  # seconds: a death sooner than this after a start counts as quick
+    PAUSE = 0.5  # seconds before the first quick restart; doubles with each quick death
+
+    def __init__(self, commands: dict[str, list[str]], *, env: dict | None = None, out=sys.stderr):
+        self.commands, self.env, self.out = commands, env, out
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.started: dict[str, float] = {}
+        self.quick_deaths: dict[str, int] = dict.fromkeys(commands, 0)
+        self.restarts: dict[str, int] = dict.fromkeys(commands, 0)
+        self.stopping = False
+        self.failed = ""
+
+    def _spawn(self, name: str) -> None:
+        self.procs[name] = subprocess.Popen(self.commands[name], env=self.env)
+        self.started[name] = time.monotonic()
+
+    def start(self) -> None:
+        for name in self.commands:
+            self._spawn(name)
+
+    def check(self) -> None:
+        """Restart what died since the last check (one pass; `watch` loops over it)."""
+        for name, proc in self.procs.items():
+            code = proc.poll()
+            if code is None or self.stopping:
+                continue
+            quick = time.monotonic() - self.started[name] < self.QUICK
+            self.quick_deaths[name] = self.quick_deaths[name] + 1 if quick else 0
+            if self.quick_deaths[name] >= self.MAX_QUICK_DEATHS:
+                self.failed = f"{name} exited {self.quick_deaths[name]} times right after starting (status {code}); stopping the rest"
+                print(self.failed, file=self.out, flush=True)
+                self.stopping = True
+                return
+            pause = min(30.0, self.PAUSE * 2 ** self.quick_deaths[name]) if quick else 0.0
+            self.restarts[name] += 1
+            print(f"{name} exited with status {code}; restarting it (restart {self.restarts[name]}"
+                  f"{f', after {pause:.1f} s' if pause else ''})", file=self.out, flush=True)
+            time.sleep(pause)
+            self._spawn(name)
+
+    def watch(self, poll: float = 0.3) -> None:
+        while not self.stopping:
+            self.check()
+            time.sleep(poll)
+
+    def stop(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def main() -> int:
@@ -37,35 +100,24 @@ def main() -> int:
         if subprocess.run([py, *step], env=env).returncode != 0:
             raise embedded.ServiceError(f"{' '.join(step[1:])} failed (see above); nothing under var/ was removed")
     bin_dir = os.path.dirname(py)
-    procs = {
-        "web": subprocess.Popen([os.path.join(bin_dir, "daphne"), "-b", host, "-p", str(port), "config.asgi:application"], env=env),
-        "worker": subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "config", "worker", "-l", "info", "-c", "2"], env=env),
-        "beat": subprocess.Popen([os.path.join(bin_dir, "celery"), "-A", "config", "beat", "-l", "info"], env=env),
-    }
+    supervisor = Supervisor({
+        "web": [os.path.join(bin_dir, "daphne"), "-b", host, "-p", str(port), "config.asgi:application"],
+        "worker": [os.path.join(bin_dir, "celery"), "-A", "config", "worker", "-l", "info", "-c", "2"],
+        "beat": [os.path.join(bin_dir, "celery"), "-A", "config", "beat", "-l", "info"],
+    }, env=env)
+    supervisor.start()
     print(f"Switchboard is running at http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)
-    stopping = False
 
     def stop(*_):
-        nonlocal stopping
-        stopping = True
+        supervisor.stopping = True
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping and all(p.poll() is None for p in procs.values()):
-        time.sleep(0.3)
-    for name, proc in procs.items():
-        if proc.poll() is None:
-            proc.terminate()
-        elif not stopping:
-            print(f"{name} exited with status {proc.returncode}; stopping the rest", file=sys.stderr)
-    for proc in procs.values():
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    supervisor.watch()
+    supervisor.stop()
     if "DATABASE_URL" not in os.environ or "REDIS_URL" not in os.environ:
         embedded.main(["", "down"])
-    return 0
+    return 1 if supervisor.failed else 0
 
 
 if __name__ == "__main__":
