@@ -7,9 +7,8 @@ from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
 from campaigns.services.dispatch import campaign_send_apply, campaign_send_facts
-from campaigns.services.scores import contact_rescore
+from campaigns.services.scores import contact_rescore, contact_rescore_later
 from campaigns.services.sequences import sequence_stop
-from core.enqueue import task_enqueue
 from inbox import hooks
 from inbox.models import Message
 from inbox.services.batches import messages_withdraw
@@ -25,7 +24,7 @@ def on_contact_replied(*, contact_id: int, at) -> int:
     if not CampaignRecipient.objects.filter(contact_id=contact_id).exists():
         # In no campaign: no sequence to stop. Its score (recency, replies) is refreshed by a worker
         # right after commit, so every inbound webhook pays one query here, not a rescore.
-        task_enqueue("campaigns.tasks.rescore_contacts", [contact_id])
+        contact_rescore_later(contact_id=contact_id)
         return 0
     at = at or timezone.now()
     stopped = sequence_stop(contact_id=contact_id, at=at)

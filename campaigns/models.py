@@ -133,3 +133,11 @@ class CampaignRecipient(models.Model):
             models.Index(fields=["slot"], condition=models.Q(slot__isnull=False), name="recipient_slot_idx"),
             models.Index(fields=["window_end"], condition=models.Q(state="scheduled"), name="recipient_window_end_idx"),
         ]
+
+
+class PendingRescore(models.Model):
+    """A contact whose lead score a reply outside any campaign moved: rescored in batches by one
+    coalescing task (campaigns.tasks.rescore_pending), never one task per inbound message."""
+
+    contact_id = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -3,7 +3,7 @@ from celery import shared_task
 
 from campaigns.services.campaigns import campaigns_advance
 from campaigns.services.reports import stats_email_send
-from campaigns.services.scores import contacts_rescore
+from campaigns.services.scores import contacts_rescore, pending_rescore_drain
 from campaigns.services.sequences import followups_plan
 from campaigns.services.slots import recipients_recycle
 
@@ -32,3 +32,8 @@ def plan_followups() -> int:
 @shared_task(ignore_result=True)
 def rescore_contacts(contact_ids: list[int]) -> int:
     return len(contacts_rescore(contact_ids=contact_ids))
+
+
+@shared_task(ignore_result=True)
+def rescore_pending() -> int:
+    return pending_rescore_drain()

@@ -18,5 +18,6 @@ app.conf.beat_schedule = {
     "relay-events": {"task": "core.tasks.relay_events", "schedule": 2.0},
     "campaigns-daily-stats": {"task": "campaigns.tasks.daily_stats_email", "schedule": crontab(hour=7, minute=0)},
     "campaigns-recycle-slots": {"task": "campaigns.tasks.recycle_slots", "schedule": 60.0},
+    "campaigns-rescore-pending": {"task": "campaigns.tasks.rescore_pending", "schedule": 30.0},
     "campaigns-plan-followups": {"task": "campaigns.tasks.plan_followups", "schedule": 60.0},
 }

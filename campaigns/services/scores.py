@@ -10,8 +10,9 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from campaigns.models import CampaignRecipient
+from campaigns.models import CampaignRecipient, PendingRescore
 from campaigns.scoring import LeadFacts, effective_rules, lead_score
+from core.enqueue import task_enqueue
 from inbox.models import Contact, Message
 from inbox.services.batches import messages_reprioritize
 
@@ -70,3 +71,25 @@ def contacts_rescore(*, contact_ids: Iterable[int], now: datetime | None = None)
 def contact_rescore(*, contact_id: int, now: datetime | None = None) -> int | None:
     """The contact's new score if it changed."""
     return contacts_rescore(contact_ids=[contact_id], now=now).get(contact_id)
+
+
+def contact_rescore_later(*, contact_id: int) -> None:
+    """Mark the contact for the coalescing rescore. Only the mark that finds nothing pending wakes
+    a worker: a burst of replies costs one task, which drains every mark (beat sweeps the rest)."""
+    idle = not PendingRescore.objects.exists()
+    PendingRescore.objects.bulk_create([PendingRescore(contact_id=contact_id)], ignore_conflicts=True)
+    if idle:
+        task_enqueue("campaigns.tasks.rescore_pending")
+
+
+def pending_rescore_drain(*, batch: int = BATCH) -> int:
+    """Rescore every marked contact, a batch at a time; returns how many were rescored."""
+    done = 0
+    while True:
+        ids = list(PendingRescore.objects.order_by("created_at").values_list("contact_id", flat=True)[:batch])
+        if not ids:
+            return done
+        with transaction.atomic():
+            contacts_rescore(contact_ids=ids)
+            PendingRescore.objects.filter(contact_id__in=ids).delete()
+        done += len(ids)

@@ -77,3 +77,25 @@ def test_a_reply_outside_any_campaign_is_rescored_by_a_worker(celery_worker_proc
     while Contact.objects.get(pk=contact.pk).lead_score == 0 and clock.monotonic() < deadline:
         clock.sleep(0.1)
     assert Contact.objects.get(pk=contact.pk).lead_score > 0
+
+
+@pytest.mark.django_db
+def test_a_burst_of_replies_outside_campaigns_costs_one_rescore_task(django_capture_on_commit_callbacks):
+    from campaigns.models import PendingRescore
+    from campaigns.services.scores import pending_rescore_drain
+    from inbox.models import Contact
+    from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
+
+    rep, channel = make_rep(), make_channel()
+    make_rep_channel(rep, channel)
+    contacts = [make_conversation(rep, channel, external_id=f"burst-{n}").contact for n in range(20)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        for n, contact in enumerate(contacts):
+            message_receive(channel=channel, event=InboundMessage(channel_key="", external_id=f"burst-in-{n}",
+                                                                  contact_id=f"burst-{n}", timestamp=timezone.now(), text="hi"))
+    enqueues = [c for c in callbacks if getattr(c, "func", None) is not None and c.args[:1] == ("campaigns.tasks.rescore_pending",)]
+    assert len(enqueues) == 1  # one task for the whole burst, not twenty
+    assert PendingRescore.objects.count() == 20
+    assert pending_rescore_drain(batch=7) == 20
+    assert PendingRescore.objects.count() == 0
+    assert all(score > 0 for score in Contact.objects.filter(pk__in=[c.pk for c in contacts]).values_list("lead_score", flat=True))
