@@ -90,7 +90,7 @@ def test_a_burst_of_replies_outside_campaigns_costs_one_rescore_task(django_capt
     make_rep_channel(rep, channel)
     contacts = [make_conversation(rep, channel, external_id=f"burst-{n}").contact for n in range(20)]
     with django_capture_on_commit_callbacks() as callbacks:
-        for n, contact in enumerate(contacts):
+        for n in range(len(contacts)):
             message_receive(channel=channel, event=InboundMessage(channel_key="", external_id=f"burst-in-{n}",
                                                                   contact_id=f"burst-{n}", timestamp=timezone.now(), text="hi"))
     enqueues = [c for c in callbacks if getattr(c, "func", None) is not None and c.args[:1] == ("campaigns.tasks.rescore_pending",)]
