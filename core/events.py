@@ -35,6 +35,21 @@ class ConversationPayload(TypedDict):
     last_inbound_at: str | None
 
 
+class MessageChange(TypedDict):
+    id: int
+    status: str
+    defer_code: str
+    defer_reason: str
+
+
+class MessagesChangedPayload(TypedDict):
+    """A bulk change of one conversation's waiting messages (a campaign paused, resumed or cancelled,
+    slots recycled, a sequence stopped): one event per conversation instead of one per message."""
+
+    conversation_id: int
+    messages: list[MessageChange]
+
+
 class AssignedPayload(TypedDict):
     conversation: ConversationPayload
     previous_rep_id: int | None
@@ -57,6 +72,7 @@ EVENTS: dict[str, type] = {
     "conversation.created": ConversationPayload,
     "conversation.updated": ConversationPayload,
     "conversation.assigned": AssignedPayload,
+    "messages.changed": MessagesChangedPayload,
     "rep.presence": PresencePayload,
     "typing": TypingPayload,
 }

@@ -189,3 +189,35 @@ def test_stats_and_recipients_show_states_reps_hours_and_lead_scores(world, api_
     assert recipients["results"][-1]["contact"] == skipped.id and recipients["results"][-1]["state"] == "skipped"
     only_sent = client.get(f"/api/campaigns/{created['id']}/recipients/?state=sent").json()
     assert only_sent["count"] == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pause_resume_cancel_tell_the_watchers_once_per_conversation(api_for):
+    from core.models import UserEvent
+
+    team = make_team()
+    channel = make_channel()
+    manager = make_rep(team=team, role="manager")
+    rep = make_rep(team=team)
+    make_rep_channel(rep, channel)
+    contacts = [make_contact(tags=["vip"]) for _ in range(3)]
+    client = api_for(manager.user)
+    created = client.post("/api/campaigns/", payload({"channel": channel}), format="json").json()
+    url = f"/api/campaigns/{created['id']}"
+    assert client.post(f"{url}/start/").status_code == 200
+
+    def changes(user):
+        return [e for e in UserEvent.objects.filter(user=user, name="messages.changed").order_by("seq").values_list("data", flat=True)]
+
+    client.post(f"{url}/pause/")
+    for watcher in (rep.user, manager.user):
+        paused = changes(watcher)
+        assert len(paused) == 3  # one per conversation, each naming its message's new state
+        assert {c["messages"][0]["status"] for c in paused} == {"deferred"}
+        assert {c["messages"][0]["defer_code"] for c in paused} == {"campaign_paused"}
+        assert {c["conversation_id"] for c in paused} == set(
+            Message.objects.filter(conversation__contact__in=contacts).values_list("conversation_id", flat=True))
+    client.post(f"{url}/resume/")
+    assert [c["messages"][0]["status"] for c in changes(rep.user)[3:]] == ["queued"] * 3
+    client.post(f"{url}/cancel/")
+    assert [c["messages"][0]["status"] for c in changes(rep.user)[6:]] == ["cancelled"] * 3

@@ -1,17 +1,17 @@
 """Messages and conversations written for callers outside the inbox: the bulk changes campaigns
 make (plan, park, requeue, withdraw, re-plan, re-prioritize) and the admin console's saves.
 
-The bulk functions are set-based, one statement per call however many rows, and take plain ids
-and rows: they know nothing of campaigns. They send no socket event. A bulk change touches only
-messages still waiting to go (queued or deferred), and nothing a client shows of those changes:
-the conversation payload carries no message status, priority or due time, so one
-`conversation.updated` per conversation would repeat what the client already has, while a
-10,000-contact campaign (one conversation per contact) would store and publish 10,000 events per
-recipient and fill the reps' socket channels. The inbox shows the new statuses on its next load;
-once a message is actually sent, the dispatch path emits its `message.updated`.
+The bulk functions are set-based, a few statements per call however many rows, and take plain ids
+and rows: they know nothing of campaigns. A bulk change of waiting messages (park, requeue,
+withdraw, re-plan) emits one summarized `messages.changed` per conversation (core/events.py),
+grouped into one outbox row per rep's audience, never one `message.updated` per message: a
+10,000-contact campaign paused is 10,000 small events per watcher, relayed in batches. Planned
+inserts and re-prioritizing emit nothing (no payload shows a planned row or a priority); once a
+message is actually sent, the dispatch path emits its `message.updated`.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
@@ -20,7 +20,10 @@ from django.db.models import QuerySet
 from django.db.models.expressions import Combinable
 
 from core.copy import copy_insert
+from core.realtime import emit_many
 from inbox.models import Conversation, Message
+from inbox.selectors import audience_user_ids
+from salesreps.models import SalesRep
 
 WAITING = (Message.Status.QUEUED, Message.Status.DEFERRED)
 # A planned message's row, in this order (direction and status are the inbox's: outbound, queued).
@@ -31,6 +34,34 @@ PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
 # Message ids: a list, or a lazy `values("message_id")` queryset, which keeps the UPDATE one
 # statement with its subquery instead of fetching 100,000 ids first.
 MessageIds = Iterable[int] | QuerySet
+
+
+def _ids(message_ids: MessageIds) -> list[int]:
+    """The waiting ones among `message_ids`, as a list: what a bulk change may touch and tell."""
+    return list(_waiting(message_ids).values_list("id", flat=True))
+
+
+def _emit_changed(message_ids: list[int], *, status: str | None = None) -> None:
+    """One `messages.changed` per conversation of the messages that are now in `status` (all of
+    them without it), one outbox row per rep's audience. Runs in the caller's transaction."""
+    if not message_ids:
+        return
+    rows = Message.objects.filter(pk__in=message_ids)
+    if status is not None:
+        rows = rows.filter(status=status)
+    by_conversation: dict[int, list[dict]] = defaultdict(list)
+    rep_of_conversation: dict[int, int | None] = {}
+    for id_, conversation_id, rep_id, state, code, reason in rows.order_by("id").values_list(
+            "id", "conversation_id", "conversation__rep_id", "status", "defer_code", "defer_reason"):
+        by_conversation[conversation_id].append({"id": id_, "status": state, "defer_code": code, "defer_reason": reason})
+        rep_of_conversation[conversation_id] = rep_id
+    by_rep: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
+    for conversation_id, changes in by_conversation.items():
+        by_rep[rep_of_conversation[conversation_id]].append(
+            ("messages.changed", {"conversation_id": conversation_id, "messages": changes}))
+    reps = SalesRep.objects.in_bulk([r for r in by_rep if r is not None])
+    for rep_id, events in by_rep.items():
+        emit_many(events, audience_user_ids(Conversation(rep=reps.get(rep_id))))
 
 
 def _waiting(message_ids: MessageIds) -> QuerySet[Message]:
@@ -94,18 +125,24 @@ def messages_park(*, message_ids: MessageIds, until: datetime, code: str, reason
     """The waiting messages among `message_ids` are deferred until `until` (far ahead: claim_due
     never picks them) with the code and reason, in one UPDATE; a message already claimed
     (sending) or finished is left alone. Waits on a row a worker holds, then re-checks its status.
-    Emits nothing (see the module's docstring)."""
-    return _waiting(message_ids).update(status=Message.Status.DEFERRED, due_at=until, defer_code=code, defer_reason=reason,
-                                        lease_until=None)
+    Emits one messages.changed per conversation (see the module's docstring)."""
+    ids = _ids(message_ids)
+    moved = Message.objects.filter(pk__in=ids, status__in=WAITING).update(
+        status=Message.Status.DEFERRED, due_at=until, defer_code=code, defer_reason=reason, lease_until=None)
+    _emit_changed(ids, status=Message.Status.DEFERRED)
+    return moved
 
 
 def messages_requeue(*, message_ids: MessageIds, parked_code: str, due_at: datetime | Combinable) -> int:
     """The waiting messages among `message_ids` parked with `parked_code` go back to queued, due at
     `due_at`: a time, or an expression evaluated per row (say, the later of the row's window start
-    and now), in one UPDATE. Emits nothing (see the module's docstring)."""
-    return _waiting(message_ids).filter(defer_code=parked_code).update(
+    and now), in one UPDATE. Emits one messages.changed per conversation."""
+    ids = list(_waiting(message_ids).filter(defer_code=parked_code).values_list("id", flat=True))
+    moved = Message.objects.filter(pk__in=ids, status__in=WAITING, defer_code=parked_code).update(
         status=Message.Status.QUEUED, due_at=due_at, defer_code="", defer_reason="",
     )
+    _emit_changed(ids, status=Message.Status.QUEUED)
+    return moved
 
 
 def messages_withdraw(*, message_ids: MessageIds, reason: str, at: datetime, skip_locked: bool = False) -> int:
@@ -114,12 +151,16 @@ def messages_withdraw(*, message_ids: MessageIds, reason: str, at: datetime, ski
     status (a message that went to sending meanwhile stays). With skip_locked, rows locked by
     someone else are left out instead, so the caller never waits on a send in flight (decide()
     holds those); then the caller must be inside a transaction, which keeps the locks until it
-    ends. Emits nothing (see the module's docstring)."""
+    ends. Emits one messages.changed per conversation."""
     fields = {"status": Message.Status.CANCELLED, "defer_code": "", "defer_reason": reason, "lease_until": None, "status_at": at}
     if not skip_locked:
-        return _waiting(message_ids).update(**fields)
-    lockable = list(_waiting(message_ids).select_for_update(skip_locked=True).values_list("id", flat=True))
-    return Message.objects.filter(pk__in=lockable).update(**fields)
+        ids = _ids(message_ids)
+        moved = Message.objects.filter(pk__in=ids, status__in=WAITING).update(**fields)
+    else:
+        ids = list(_waiting(message_ids).select_for_update(skip_locked=True).values_list("id", flat=True))
+        moved = Message.objects.filter(pk__in=ids).update(**fields)
+    _emit_changed(ids, status=Message.Status.CANCELLED)
+    return moved
 
 
 def messages_lock_waiting(*, message_ids: Iterable[int], exclude_code: str = "") -> set[int]:
@@ -136,7 +177,7 @@ def messages_replan(*, deferred: Sequence[tuple[int, datetime, str]] = (), withd
                     code: str) -> int:
     """Move messages the caller locked (messages_lock_waiting) in one UPDATE: each (id, due time,
     reason) of `deferred` waits until its new due time with `code`; each (id, reason) of `withdrawn`
-    is cancelled, its due time kept. Emits nothing (see the module's docstring)."""
+    is cancelled, its due time kept. Emits one messages.changed per conversation."""
     rows = [(i, Message.Status.DEFERRED.value, due, code, reason) for i, due, reason in deferred]
     rows += [(i, Message.Status.CANCELLED.value, None, "", reason) for i, reason in withdrawn]
     if not rows:
@@ -149,7 +190,9 @@ def messages_replan(*, deferred: Sequence[tuple[int, datetime, str]] = (), withd
             " WHERE m.id = t.id",
             [list(column) for column in zip(*rows, strict=True)],
         )
-        return cursor.rowcount
+        moved = cursor.rowcount
+    _emit_changed([row[0] for row in rows])
+    return moved
 
 
 def messages_reprioritize(*, contact_ids: Sequence[int], priority: int) -> int:

@@ -142,6 +142,12 @@ function onEvent(frame) {
       renderThread(event === "message.created");
       if (event === "message.created" && data.direction === "in") window.sb.socket.send({ action: "mark_read", conversation_id: data.conversation_id });
     }
+  } else if (event === "messages.changed") {
+    // a bulk change (campaign paused, resumed, cancelled; sequence stopped): one event per conversation
+    if (data.conversation_id === state.current) {
+      for (const change of data.messages) state.messages.set(change.id, { ...(state.messages.get(change.id) || {}), ...change });
+      renderThread(false);
+    }
   } else if (event === "conversation.created" || event === "conversation.updated") {
     upsertConversation(data);
     if (data.id === state.current) renderWindowHint();
