@@ -69,15 +69,15 @@ def asgi_server(django_db_setup, django_db_blocker):
 
 
 class Worker:
-    def __init__(self, concurrency: int = 2, name: str = "w1"):
-        self.concurrency, self.name, self.proc = concurrency, name, None
+    def __init__(self, concurrency: int = 2, name: str = "w1", env: dict | None = None):
+        self.concurrency, self.name, self.proc, self.extra_env = concurrency, name, None, env or {}
 
     def start(self) -> Worker:
         log = open(ROOT / "var" / f"celery-{self.name}.log", "a")
         self.proc = subprocess.Popen(
             [str(BIN / "celery"), "-A", "config", "worker", "-l", "info", "-c", str(self.concurrency),
              "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--pool", "prefork"],
-            env=_test_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**_test_env(), **self.extra_env}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         from config.celery import app
 

@@ -126,6 +126,8 @@ _layer_backend = {
 }.get(CHANNEL_LAYER_KIND)
 if _layer_backend is None:
     raise embedded.ServiceError(f"CHANNEL_LAYER={CHANNEL_LAYER_KIND!r} must be 'pubsub' or 'core'")
+if TESTING and env_str("CHANNEL_LAYER_DROP") and CHANNEL_LAYER_KIND == "pubsub":
+    _layer_backend = "core.tests.chaos.DroppingPubSubLayer"  # the chaos test's fault injection
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _layer_backend,

@@ -65,3 +65,11 @@ def ticket_redeem(*, key: str):
 def ticket_from_scope(scope) -> str:
     query = parse_qs(scope.get("query_string", b"").decode("latin1"))
     return (query.get("ticket") or [""])[0]
+
+
+def after_from_scope(scope) -> int | None:
+    """`?after=N` on a reconnect: resume from N before any live frame (None: not given or not a
+    whole number ≥ 0, and then the socket starts from the current seq as before)."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    raw = (query.get("after") or [""])[0]
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None

@@ -20,6 +20,7 @@ from core.ws_auth import (
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY,
     CLOSE_UNAUTHENTICATED,
+    after_from_scope,
     ticket_from_scope,
 )
 from inbox import socket_actions
@@ -50,6 +51,12 @@ class InboxConsumer(AsyncWebsocketConsumer):
         self.action_times: list[float] = []
         presence.register(self)
         await self.send_json({"event": "ready", "seq": None, "data": {"seq": identity.last_seq, "user_id": identity.user_id}})
+        after = after_from_scope(self.scope)
+        if after is not None and after < self.delivered:
+            # A reconnect with ?after=N: the missed frames come first, in order; live frames wait
+            # (the consumer handles no channel message until connect returns).
+            self.delivered = after
+            await self._fill(until=None)
         self.heartbeat = asyncio.ensure_future(self._heartbeat())
 
     async def disconnect(self, code):

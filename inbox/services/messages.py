@@ -202,7 +202,9 @@ def message_compose(*, user, conversation_id: int, text: str = "", template_id: 
     )
     conversation.last_message_at, conversation.last_message_preview = message.created_at, _preview(message)
     conversation.save(update_fields=["last_message_at", "last_message_preview"])
-    _emit_message("message.created", message, conversation)
+    # The conversation's preview moved too: the list shows it (one outbox row for both).
+    emit_many([("message.created", message_payload(message)), ("conversation.updated", conversation_payload(conversation))],
+              audience_user_ids(conversation))
     message_enqueue(message_id=message.id)
     log.info("message queued", message=message.id, conversation=conversation.id, rep=conversation.rep_id, by_user=user.id)
     return message, True
