@@ -1,4 +1,6 @@
 // The inbox socket: reconnects with backoff, resumes after the last seq it saw, shows an offline banner.
+// A frame that skips seqs is a gap the server fills by itself (its periodic seq check), so the client
+// only ignores what it already has.
 export class InboxSocket {
   constructor({ onEvent, onStatus, onReload, onReconnect = () => {} }) {
     this.onReconnect = onReconnect;
@@ -13,7 +15,10 @@ export class InboxSocket {
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/inbox/`);
+    // A reconnect names the last seq it saw: the server replays what was missed before any live
+    // frame, so no live frame can overtake the replay (a `resume` sent after `ready` could race one).
+    const after = this.lastSeq === null ? "" : `?after=${this.lastSeq}`;
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/inbox/${after}`);
     this.ws = ws;
     ws.addEventListener("message", (message) => this.receive(JSON.parse(message.data)));
     ws.addEventListener("close", (close) => {
@@ -28,12 +33,9 @@ export class InboxSocket {
   receive(frame) {
     if (frame.event === "ready") {
       this.attempt = 0;
-      // First connection: start from now. Reconnection: ask for everything missed, in order.
+      // First connection: start from now. Reconnection: the missed frames follow (?after=).
       if (this.lastSeq === null) this.lastSeq = frame.data.seq;
-      else {
-        this.ws.send(JSON.stringify({ action: "resume", after: this.lastSeq }));
-        this.onReconnect();  // unstored state (presence) is re-read
-      }
+      else this.onReconnect();  // unstored state (presence) is re-read
       this.onStatus("online");
       for (const action of this.pending.splice(0)) this.ws.send(JSON.stringify(action));
       return;
