@@ -1,9 +1,41 @@
 """Admin console for the inbox: searchable, filterable, read-mostly where history matters.
 Conversations and messages save and delete through inbox services, so reps see admin changes live."""
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django.contrib import admin
 
 from inbox.models import Contact, ContactIdentity, Conversation, DeliveryAttempt, Message, MessageEvent, Template
 from inbox.services import admin as admin_services
+
+
+@dataclass(frozen=True)
+class ServiceSaves:
+    """The inbox service functions an admin page saves and deletes through; `noun` names the object."""
+
+    create: Callable
+    update: Callable
+    delete: Callable
+    noun: str
+
+
+class ThroughServices:
+    """Admin saves and deletes go through inbox services, which emit what the sockets need."""
+
+    saves: ServiceSaves
+
+    def save_model(self, request, obj, form, change):
+        noun = self.saves.noun
+        if change:
+            self.saves.update(**{noun: obj}, changed=form.changed_data, by_user=request.user)
+        else:
+            self.saves.create(**{noun: obj}, by_user=request.user)
+
+    def delete_model(self, request, obj):
+        self.saves.delete(**{f"{self.saves.noun}_ids": [obj.pk]}, by_user=request.user)
+
+    def delete_queryset(self, request, queryset):
+        self.saves.delete(**{f"{self.saves.noun}_ids": list(queryset.values_list("pk", flat=True))}, by_user=request.user)
 
 
 class IdentityInline(admin.TabularInline):
@@ -31,24 +63,15 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(ThroughServices, admin.ModelAdmin):
     list_display = ("id", "contact", "channel", "rep", "status", "unread_count", "last_message_at")
     list_filter = ("status", "channel", "rep__team")
     search_fields = ("contact__name", "contact__phone", "contact__email")
     raw_id_fields = ("contact", "rep")
     inlines = [MessageInline]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            admin_services.conversation_admin_update(conversation=obj, changed=form.changed_data, by_user=request.user)
-        else:
-            admin_services.conversation_admin_create(conversation=obj, by_user=request.user)
-
-    def delete_model(self, request, obj):
-        admin_services.conversations_admin_delete(conversation_ids=[obj.pk], by_user=request.user)
-
-    def delete_queryset(self, request, queryset):
-        admin_services.conversations_admin_delete(conversation_ids=list(queryset.values_list("pk", flat=True)), by_user=request.user)
+    saves = ServiceSaves(admin_services.conversation_admin_create, admin_services.conversation_admin_update,
+                         admin_services.conversations_admin_delete, "conversation")
 
 
 class AttemptInline(admin.TabularInline):
@@ -67,7 +90,7 @@ class EventInline(admin.TabularInline):
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ThroughServices, admin.ModelAdmin):
     list_display = ("id", "conversation", "direction", "status", "channel", "created_at", "defer_code", "needs_reconciliation")
     list_filter = ("direction", "status", "channel", "needs_reconciliation", "defer_code")
     search_fields = ("body", "external_id")
@@ -75,17 +98,8 @@ class MessageAdmin(admin.ModelAdmin):
     readonly_fields = ("search",)
     inlines = [AttemptInline, EventInline]
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            admin_services.message_admin_update(message=obj, changed=form.changed_data, by_user=request.user)
-        else:
-            admin_services.message_admin_create(message=obj, by_user=request.user)
-
-    def delete_model(self, request, obj):
-        admin_services.messages_admin_delete(message_ids=[obj.pk], by_user=request.user)
-
-    def delete_queryset(self, request, queryset):
-        admin_services.messages_admin_delete(message_ids=list(queryset.values_list("pk", flat=True)), by_user=request.user)
+    saves = ServiceSaves(admin_services.message_admin_create, admin_services.message_admin_update,
+                         admin_services.messages_admin_delete, "message")
 
 
 @admin.register(Template)
