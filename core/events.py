@@ -43,11 +43,22 @@ class MessageChange(TypedDict):
 
 
 class MessagesChangedPayload(TypedDict):
-    """A bulk change of one conversation's waiting messages (a campaign paused, resumed or cancelled,
-    slots recycled, a sequence stopped): one event per conversation instead of one per message."""
+    """A bulk change of one conversation's waiting messages (messages planned by a campaign, a
+    campaign paused, resumed or cancelled, slots recycled, a sequence stopped): one event per
+    conversation instead of one per message. A message a client has not seen yet (a planned one) is
+    listed with its state only: the client fetches it (REST) if it shows that conversation."""
 
     conversation_id: int
     messages: list[MessageChange]
+
+
+class ConversationsChangedPayload(TypedDict):
+    """Conversations opened or assigned in bulk (the campaign planner), each as it is now: a batch
+    of at most 100 per event (a frame of some 40 KB) instead of one `conversation.created` or
+    `conversation.assigned` per conversation. A client upserts each as it would a
+    `conversation.updated`, so a new conversation in its scope appears in its list."""
+
+    conversations: list[ConversationPayload]
 
 
 class AssignedPayload(TypedDict):
@@ -73,6 +84,7 @@ EVENTS: dict[str, type] = {
     "conversation.updated": ConversationPayload,
     "conversation.assigned": AssignedPayload,
     "messages.changed": MessagesChangedPayload,
+    "conversations.changed": ConversationsChangedPayload,
     "rep.presence": PresencePayload,
     "typing": TypingPayload,
 }

@@ -284,8 +284,8 @@ def _ensure_conversations(channel: Channel, rows: list[Row], chosen: dict[int, i
                           bodies: dict[int, str]) -> dict[int, tuple[int, int | None]]:
     """Each row's active conversation on the channel: reused, else created assigned to the chosen
     rep; an unassigned one is assigned to the chosen rep. A conversation opened concurrently by an
-    inbound message wins the unique constraint and is used as it is. The inbox writes them (and
-    sends no socket event for them: see conversations_open_planned)."""
+    inbound message wins the unique constraint and is used as it is. The inbox writes them and
+    tells the watching inboxes (one `conversations.changed` per batch: see conversations_open_planned)."""
     contact_ids = [row.target.contact_id for row in rows]
     existing = _active_conversations(channel, contact_ids)
     missing = [c for c in contact_ids if c not in existing]

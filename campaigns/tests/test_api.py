@@ -209,15 +209,17 @@ def test_pause_resume_cancel_tell_the_watchers_once_per_conversation(api_for):
     def changes(user):
         return [e for e in UserEvent.objects.filter(user=user, name="messages.changed").order_by("seq").values_list("data", flat=True)]
 
+    for watcher in (rep.user, manager.user):  # the start told them of the planned messages
+        assert [c["messages"][0]["status"] for c in changes(watcher)] == ["queued"] * 3
     client.post(f"{url}/pause/")
     for watcher in (rep.user, manager.user):
-        paused = changes(watcher)
+        paused = changes(watcher)[3:]
         assert len(paused) == 3  # one per conversation, each naming its message's new state
         assert {c["messages"][0]["status"] for c in paused} == {"deferred"}
         assert {c["messages"][0]["defer_code"] for c in paused} == {"campaign_paused"}
         assert {c["conversation_id"] for c in paused} == set(
             Message.objects.filter(conversation__contact__in=contacts).values_list("conversation_id", flat=True))
     client.post(f"{url}/resume/")
-    assert [c["messages"][0]["status"] for c in changes(rep.user)[3:]] == ["queued"] * 3
+    assert [c["messages"][0]["status"] for c in changes(rep.user)[6:]] == ["queued"] * 3
     client.post(f"{url}/cancel/")
-    assert [c["messages"][0]["status"] for c in changes(rep.user)[6:]] == ["cancelled"] * 3
+    assert [c["messages"][0]["status"] for c in changes(rep.user)[9:]] == ["cancelled"] * 3

@@ -71,13 +71,15 @@ class Client:
         elif event == "messages.changed":
             for change in data["messages"]:
                 self.messages[change["id"]] = {**self.messages.get(change["id"], {}), **change}
-        elif event in ("conversation.created", "conversation.updated", "conversation.assigned"):
-            conversation = data["conversation"] if event == "conversation.assigned" else data
-            self.seen_conversations.add(conversation["id"])
-            if self.rep_id is not None and conversation["rep_id"] != self.rep_id:
-                self.conversations.pop(conversation["id"], None)  # reassigned away: out of this rep's view
-            else:
-                self.conversations[conversation["id"]] = conversation
+        elif event in ("conversation.created", "conversation.updated", "conversation.assigned", "conversations.changed"):
+            batch = data["conversations"] if event == "conversations.changed" else [
+                data["conversation"] if event == "conversation.assigned" else data]
+            for conversation in batch:
+                self.seen_conversations.add(conversation["id"])
+                if self.rep_id is not None and conversation["rep_id"] != self.rep_id:
+                    self.conversations.pop(conversation["id"], None)  # reassigned away: out of this rep's view
+                else:
+                    self.conversations[conversation["id"]] = conversation
 
     async def run(self, base: str, stop: asyncio.Event, cuts: list[float]) -> None:
         started = time.monotonic()

@@ -7,7 +7,8 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from inbox.models import Message
+from campaigns.tests.world import make_campaign, make_contact, start, utc, wall
+from inbox.models import Contact, Message
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel, make_team
 from webhooks.tests.signing import SECRET, signed
 
@@ -161,3 +162,22 @@ def test_manager_dashboard_shows_the_team_and_the_queue(browser, asgi_server, te
     page.get_by_label("Assign Bea Bob").wait_for(state="detached", timeout=5000)
     assert Conversation.objects.get(pk=team["conv_b"].pk).rep_id == team["alice"].id
     context.close()
+
+
+def test_a_started_campaign_shows_in_the_open_inbox_without_a_reload(browser, asgi_server, team):
+    Contact.objects.filter(pk=team["conv_a"].contact_id).update(tags=["lisbon"])
+    make_contact(name="Zoe Zed", owner=team["alice"], tags=["lisbon"])  # no conversation yet: the plan opens one
+    campaign = make_campaign(team["channel"], start=wall(2030, 6, 1, 9), end=wall(2030, 6, 3, 17), text="Hi {first_name}",
+                             audience={"tags_any": ["lisbon"]})
+    ctx_a, page_a = login(browser, asgi_server, "alice")
+    ctx_b, page_b = login(browser, asgi_server, "bob")
+    page_a.get_by_role("button", name="Conversation with Ada Lovelace").click()
+    page_a.locator("#thread-title", has_text="Ada Lovelace").wait_for()
+    start(campaign, utc(2030, 5, 31, 12))
+    # The new conversation joins the list, and the open thread fetches the message planned in it.
+    page_a.get_by_role("button", name="Conversation with Zoe Zed").wait_for(timeout=5000)
+    page_a.locator(".bubble.out[data-status=queued]", has_text="Hi Ada").wait_for(timeout=5000)
+    page_b.wait_for_timeout(500)
+    assert page_b.get_by_role("button", name="Conversation with Zoe Zed").count() == 0
+    ctx_a.close()
+    ctx_b.close()

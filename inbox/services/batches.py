@@ -2,12 +2,15 @@
 make (plan, park, requeue, withdraw, re-plan, re-prioritize) and the admin console's saves.
 
 The bulk functions are set-based, a few statements per call however many rows, and take plain ids
-and rows: they know nothing of campaigns. A bulk change of waiting messages (park, requeue,
-withdraw, re-plan) emits one summarized `messages.changed` per conversation (core/events.py),
-grouped into one outbox row per rep's audience, never one `message.updated` per message: a
-10,000-contact campaign paused is 10,000 small events per watcher, relayed in batches. Planned
-inserts and re-prioritizing emit nothing (no payload shows a planned row or a priority); once a
-message is actually sent, the dispatch path emits its `message.updated`.
+and rows: they know nothing of campaigns. Every one that changes what a socket shows emits,
+summarized, grouped into one outbox row per rep's audience (core/events.py):
+- planned inserts and bulk changes of waiting messages (park, requeue, withdraw, re-plan): one
+  `messages.changed` per conversation, never one `message.created`/`message.updated` per message
+  (a 10,000-contact campaign paused is 10,000 small events per watcher, relayed in batches);
+- conversations the planner opens or assigns: `conversations.changed`, the conversations' payloads
+  CONVERSATIONS_PER_EVENT at a time, so a watching inbox lists them without a reload.
+Re-prioritizing emits nothing (no payload carries a priority). Once a message is actually sent,
+the dispatch path emits its `message.updated`.
 """
 from __future__ import annotations
 
@@ -17,11 +20,12 @@ from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
-from django.db.models.expressions import Combinable
+from django.db.models.expressions import Combinable, RawSQL
 
 from core.copy import copy_insert
 from core.realtime import emit_many
 from inbox.models import Conversation, Message
+from inbox.payloads import conversation_payloads
 from inbox.selectors import audience_user_ids
 from salesreps.models import SalesRep
 
@@ -30,6 +34,9 @@ WAITING = (Message.Status.QUEUED, Message.Status.DEFERRED)
 PLANNED_MESSAGE_COLUMNS = ("id", "conversation_id", "channel_id", "body", "template_id", "variables", "sender_id",
                            "idempotency_key", "due_at", "priority", "campaign_recipient_id")
 PREVIEW_LENGTH = Conversation._meta.get_field("last_message_preview").max_length
+# Conversations per `conversations.changed`: ~400 bytes each, so a frame stays near 40 KB, far
+# below the socket's frame limits, and a client applies a batch with one render.
+CONVERSATIONS_PER_EVENT = 100
 
 # Message ids: a list, or a lazy `values("message_id")` queryset, which keeps the UPDATE one
 # statement with its subquery instead of fetching 100,000 ids first.
@@ -55,13 +62,40 @@ def _emit_changed(message_ids: list[int], *, status: str | None = None) -> None:
             "id", "conversation_id", "conversation__rep_id", "status", "defer_code", "defer_reason"):
         by_conversation[conversation_id].append({"id": id_, "status": state, "defer_code": code, "defer_reason": reason})
         rep_of_conversation[conversation_id] = rep_id
+    _emit_messages_changed(by_conversation, rep_of_conversation)
+
+
+def _emit_messages_changed(by_conversation: dict[int, list[dict]], rep_of_conversation: dict[int, int | None]) -> None:
     by_rep: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
     for conversation_id, changes in by_conversation.items():
         by_rep[rep_of_conversation[conversation_id]].append(
             ("messages.changed", {"conversation_id": conversation_id, "messages": changes}))
+    _emit_by_rep(by_rep)
+
+
+def _emit_by_rep(by_rep: dict[int | None, list[tuple[str, dict]]]) -> None:
+    """Each rep's events to the audience of that rep's conversations (unassigned: None), in one
+    outbox row per rep: audience_user_ids depends only on the conversation's rep."""
     reps = SalesRep.objects.in_bulk([r for r in by_rep if r is not None])
     for rep_id, events in by_rep.items():
         emit_many(events, audience_user_ids(Conversation(rep=reps.get(rep_id))))
+
+
+def _emit_conversations(conversations: QuerySet[Conversation]) -> None:
+    """`conversations.changed` with the conversations as they are now, grouped by rep, in batches
+    of CONVERSATIONS_PER_EVENT. Runs in the caller's transaction."""
+    by_rep: dict[int | None, list[dict]] = defaultdict(list)
+    for payload in conversation_payloads(conversations):
+        by_rep[payload["rep_id"]].append(payload)
+    _emit_by_rep({rep_id: [("conversations.changed", {"conversations": payloads[i:i + CONVERSATIONS_PER_EVENT]})
+                           for i in range(0, len(payloads), CONVERSATIONS_PER_EVENT)]
+                  for rep_id, payloads in by_rep.items()})
+
+
+def _among(ids: Sequence[int]) -> RawSQL:
+    """`ids` as a set to filter on (`pk__in=_among(ids)`): joined as one array parameter, so
+    100,000 ids are neither 100,000 bind parameters nor a plan kept from a small run."""
+    return RawSQL("SELECT unnest(%s::bigint[])", [list(ids)])
 
 
 def _waiting(message_ids: MessageIds) -> QuerySet[Message]:
@@ -75,9 +109,10 @@ def _waiting(message_ids: MessageIds) -> QuerySet[Message]:
 def conversations_open_planned(*, channel_id: int, rows: Sequence[tuple[int, int | None, str]]) -> None:
     """Open one conversation per row, (contact id, rep id or None, preview), on the channel, in one
     COPY. One that inbound processing opened meanwhile wins the unique constraint and is kept as it
-    is. Emits nothing: a campaign of 100,000 would flood the reps' inboxes with
-    `conversation.created`; the conversations appear when the inbox loads, their messages' events
-    when they are sent. Caller is inside a transaction."""
+    is. Emits `conversations.changed` for the contacts' active conversations on the channel (a
+    batch per event, not a `conversation.created` each: a campaign of 100,000 would flood the
+    inboxes); one inbound opened meanwhile is in it too, which a client applies as an update.
+    Caller is inside a transaction."""
     if not rows:
         return
     columns = ["contact_id", "rep_id", "last_message_preview"]
@@ -91,31 +126,46 @@ def conversations_open_planned(*, channel_id: int, rows: Sequence[tuple[int, int
             copy_insert(Conversation, columns, lines(), fixed=fixed)
     except IntegrityError:
         copy_insert(Conversation, columns, lines(), ignore_conflicts=True, fixed=fixed)
+    _emit_conversations(Conversation.objects.filter(channel_id=channel_id, contact_id__in=_among([r[0] for r in rows]))
+                        .exclude(status=Conversation.Status.RESOLVED))
 
 
 def conversations_assign_planned(*, assignments: Sequence[tuple[int, int]]) -> int:
     """Each (conversation id, rep id): the conversation takes the rep if it still has none; one
-    assigned meanwhile keeps its rep. One UPDATE. Emits nothing, for the reason
-    conversations_open_planned gives: the planner assigns thousands at once."""
+    assigned meanwhile keeps its rep. One UPDATE. Emits `conversations.changed` for the ones it
+    assigned, to their new audience (the rep, the rep's team's managers, the admins), batched as
+    conversations_open_planned does: the planner assigns thousands at once."""
     if not assignments:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE inbox_conversation AS c SET rep_id = t.rep_id FROM unnest(%s::bigint[], %s::bigint[]) AS t(id, rep_id)"
-            " WHERE c.id = t.id AND c.rep_id IS NULL",
+            " WHERE c.id = t.id AND c.rep_id IS NULL RETURNING c.id",
             [[a[0] for a in assignments], [a[1] for a in assignments]],
         )
-        return cursor.rowcount
+        assigned = [row[0] for row in cursor.fetchall()]
+    if assigned:
+        _emit_conversations(Conversation.objects.filter(pk__in=_among(assigned)))
+    return len(assigned)
 
 
 def messages_insert_planned(*, rows: Iterable[tuple]) -> None:
     """Insert planned outbound messages, queued, in one COPY; each row holds the values of
-    PLANNED_MESSAGE_COLUMNS in that order, its id reserved from the message sequence. Emits
-    nothing: the campaign's conversations appear when their message is sent (dispatch emits
-    `message.updated` then); an event per planned message would multiply the work of a
-    10,000-message campaign for no reader. Caller is inside a transaction."""
+    PLANNED_MESSAGE_COLUMNS in that order, its id reserved from the message sequence. Emits one
+    `messages.changed` per conversation naming its new queued messages (a client showing that
+    conversation fetches them), one outbox row per rep's audience: not a `message.created` per
+    message. Caller is inside a transaction."""
+    rows = list(rows)
+    if not rows:
+        return
     copy_insert(Message, PLANNED_MESSAGE_COLUMNS, rows,
                 fixed={"direction": Message.Direction.OUTBOUND.value, "status": Message.Status.QUEUED.value})
+    by_conversation: dict[int, list[dict]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r[0]):  # PLANNED_MESSAGE_COLUMNS: id, conversation_id, ...
+        by_conversation[row[1]].append(
+            {"id": row[0], "status": Message.Status.QUEUED.value, "defer_code": "", "defer_reason": ""})
+    rep_of_conversation = dict(Conversation.objects.filter(pk__in=_among(list(by_conversation))).values_list("id", "rep_id"))
+    _emit_messages_changed(by_conversation, rep_of_conversation)
 
 
 # ---- status, due time and priority of waiting messages ---------------------------------------

@@ -57,21 +57,86 @@ function conversationItem(c) {
          c.unread_count ? el("span", { class: "badge", "aria-label": `${c.unread_count} unread`, text: c.unread_count }) : null)));
 }
 
-function upsertConversation(data) {
+// `render: false` lets a batch (conversations.changed) sort and render the list once at its end.
+function upsertConversation(data, { render = true } = {}) {
   const previous = state.conversations.get(data.id) || {};
   const merged = { ...previous, ...data };
   if (state.me.rep && state.me.rep.role === "rep" && !state.me.is_superuser && merged.rep_id !== state.me.rep.id) {
+    if (!state.conversations.has(data.id)) return;
     state.conversations.delete(data.id);  // reassigned away: gone at once
     state.order = state.order.filter((id) => id !== data.id);
     if (state.current === data.id) closeThread("This conversation was reassigned.");
-    renderList();
+    if (render) renderList();
     return;
   }
   if (state.filter && merged.status !== state.filter) return;
   state.conversations.set(data.id, merged);
-  state.order = [data.id, ...state.order.filter((id) => id !== data.id)]
-    .sort((a, b) => (state.conversations.get(b).last_message_at || "").localeCompare(state.conversations.get(a).last_message_at || ""));
+  state.order = [data.id, ...state.order.filter((id) => id !== data.id)];
+  if (render) { sortList(); renderList(); }
+}
+
+function sortList() {
+  state.order.sort((a, b) => (state.conversations.get(b).last_message_at || "").localeCompare(state.conversations.get(a).last_message_at || ""));
+}
+
+// A conversation an event names that the list does not have (a bulk change of messages in a
+// conversation loaded by no page yet) is fetched, each id once and a few at a time. Past
+// MAX_FETCHES waiting, the burst is answered by one fresh first page merged once it settles: a bulk
+// change over thousands of old conversations must not become thousands of requests.
+const MAX_FETCHES = 50;
+const missing = { queue: [], asked: new Set(), active: 0, overflow: false, timer: null };
+
+function wantConversation(id) {
+  if (state.conversations.has(id) || missing.asked.has(id)) return;
+  missing.asked.add(id);
+  if (missing.overflow || missing.queue.length >= MAX_FETCHES) {
+    missing.queue.length = 0;
+    missing.overflow = true;
+    clearTimeout(missing.timer);
+    missing.timer = setTimeout(() => { missing.overflow = false; mergeFirstPage().catch(() => {}); }, 500);
+    return;
+  }
+  missing.queue.push(id);
+  pumpFetches();
+}
+
+function pumpFetches() {
+  while (missing.active < 4 && missing.queue.length) {
+    const id = missing.queue.shift();
+    missing.active++;
+    api(`/api/conversations/${id}/`).then((c) => upsertConversation(c))
+      .catch(() => {})  // out of scope by now (404): nothing to show
+      .finally(() => { missing.active--; pumpFetches(); });
+  }
+}
+
+async function mergeFirstPage() {
+  const params = new URLSearchParams();
+  if (state.filter) params.set("status", state.filter);
+  if (state.search) params.set("search", state.search);
+  const page = await api(`/api/conversations/?${params}`);
+  for (const c of page.results) upsertConversation(c, { render: false });
+  sortList();
   renderList();
+}
+
+// Messages of the open thread that an event names but the thread does not hold (planned by a
+// campaign): one fetch of the thread's latest page, however many events ask for it meanwhile.
+let threadFetch = null;
+
+function fetchThreadMessages(conversationId) {
+  if (threadFetch) { threadFetch.again = true; return; }
+  threadFetch = { again: false };
+  api(`/api/conversations/${conversationId}/messages/`).then((page) => {
+    if (state.current !== conversationId) return;
+    for (const m of page.results) state.messages.set(m.id, { ...(state.messages.get(m.id) || {}), ...m });
+    state.messages = new Map([...state.messages.entries()].sort((a, b) => (a[1].created_at || "").localeCompare(b[1].created_at || "") || a[0] - b[0]));
+    renderThread(false);
+  }).catch(() => {}).finally(() => {
+    const again = threadFetch.again;
+    threadFetch = null;
+    if (again && state.current === conversationId) fetchThreadMessages(conversationId);
+  });
 }
 
 // ---- thread -----------------------------------------------------------------------------
@@ -143,11 +208,23 @@ function onEvent(frame) {
       if (event === "message.created" && data.direction === "in") window.sb.socket.send({ action: "mark_read", conversation_id: data.conversation_id });
     }
   } else if (event === "messages.changed") {
-    // a bulk change (campaign paused, resumed, cancelled; sequence stopped): one event per conversation
+    // a bulk change (campaign planned, paused, resumed, cancelled; sequence stopped): one event per conversation
+    wantConversation(data.conversation_id);
     if (data.conversation_id === state.current) {
-      for (const change of data.messages) state.messages.set(change.id, { ...(state.messages.get(change.id) || {}), ...change });
+      let unknown = false;
+      for (const change of data.messages) {
+        if (state.messages.has(change.id)) state.messages.set(change.id, { ...state.messages.get(change.id), ...change });
+        else unknown = true;  // only its state is here: body and time come from the API
+      }
       renderThread(false);
+      if (unknown) fetchThreadMessages(data.conversation_id);
     }
+  } else if (event === "conversations.changed") {
+    // conversations opened or assigned in bulk (a campaign planned): a batch, rendered once
+    for (const c of data.conversations) upsertConversation(c, { render: false });
+    sortList();
+    renderList();
+    if (data.conversations.some((c) => c.id === state.current)) renderWindowHint();
   } else if (event === "conversation.created" || event === "conversation.updated") {
     upsertConversation(data);
     if (data.id === state.current) renderWindowHint();
