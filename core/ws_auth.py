@@ -52,7 +52,7 @@ def ticket_redeem(*, key: str):
     if not key or len(key) > 64:
         return None
     with transaction.atomic():
-        ticket = WsTicket.objects.select_for_update().select_related("user").filter(key=key).first()
+        ticket = WsTicket.objects.select_for_update(of=("self",)).select_related("user").filter(key=key).first()
         if ticket is None or ticket.used_at is not None:
             return None
         ticket.used_at = timezone.now()

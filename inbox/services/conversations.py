@@ -132,7 +132,7 @@ def conversations_wake_snoozed() -> int:
     woken = 0
     for conversation_id in Conversation.objects.filter(status="snoozed", snoozed_until__lte=timezone.now()).values_list("id", flat=True):
         with transaction.atomic():
-            conversation = Conversation.objects.select_for_update().select_related("rep", "contact", "channel").get(pk=conversation_id)
+            conversation = Conversation.objects.select_for_update(of=("self",)).select_related("rep", "contact", "channel").get(pk=conversation_id)
             if conversation.status != "snoozed":
                 continue
             conversation.status, conversation.snoozed_until = "open", None

@@ -38,7 +38,7 @@ def shift_create(*, rep: SalesRep, date: date, number: int = 1, **fields) -> Wor
 
 @transaction.atomic
 def shift_update(*, shift: WorkingShift, **fields) -> WorkingShift:
-    shift = WorkingShift.objects.select_for_update().select_related("rep").get(pk=shift.pk)
+    shift = WorkingShift.objects.select_for_update(of=("self",)).select_related("rep").get(pk=shift.pk)
     for name, value in fields.items():
         setattr(shift, name, value)
     _shift_save(shift)

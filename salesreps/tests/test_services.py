@@ -85,7 +85,7 @@ def warming(rep, channel):
 
 def _check(rep_channel_id: int, rca: SalesRepChannelActivity, at: datetime) -> tuple[date, int]:
     with transaction.atomic():
-        rep_channel = SalesRepChannel.objects.select_for_update().select_related("rep").get(pk=rep_channel_id)
+        rep_channel = SalesRepChannel.objects.select_for_update(of=("self",)).select_related("rep").get(pk=rep_channel_id)
         return activity_check(rep_channel=rep_channel, activity=rca, at=at)
 
 
