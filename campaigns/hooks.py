@@ -3,11 +3,13 @@ replies stop sequences; statuses move recipient states; both move the contact's 
 campaign message's send decision reads and writes its recipient."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
 from campaigns.services.dispatch import campaign_send_apply, campaign_send_facts
-from campaigns.services.scores import contact_rescore, contact_rescore_later
+from campaigns.services.scores import contact_rescore, contacts_rescore_later
 from campaigns.services.sequences import sequence_stop
 from inbox import hooks
 from inbox.models import Message
@@ -18,19 +20,20 @@ RECIPIENT_STATE_FOR_STATUS = {"sent": "sent", "delivered": "delivered", "read": 
 STATE_RANK = {"scheduled": 0, "sent": 1, "delivered": 2, "read": 3}
 
 
-def on_contact_replied(*, contact_id: int, at) -> int:
+def on_contacts_replied(*, replies: dict[int, datetime]) -> int:
     """A reply on any channel stops every pending follow-up step of the contact's sequences at
-    once (their messages are withdrawn), marks the campaign messages it answers, and rescores."""
-    if not CampaignRecipient.objects.filter(contact_id=contact_id).exists():
-        # In no campaign: no sequence to stop. Its score (recency, replies) is refreshed by a worker
-        # right after commit, so every inbound webhook pays one query here, not a rescore.
-        contact_rescore_later(contact_id=contact_id)
-        return 0
-    at = at or timezone.now()
-    stopped = sequence_stop(contact_id=contact_id, at=at)
-    CampaignRecipient.objects.filter(contact_id=contact_id, replied_at__isnull=True, sent_at__lte=at,
-                                     state__in=["sent", "delivered", "read"]).update(replied_at=at)
-    contact_rescore(contact_id=contact_id)
+    once (their messages are withdrawn), marks the campaign messages it answers, and rescores.
+    Contacts in no campaign (most replies) cost one query per batch: their score (recency,
+    replies) is refreshed by a worker after commit."""
+    in_campaigns = set(CampaignRecipient.objects.filter(contact_id__in=list(replies)).values_list("contact_id", flat=True))
+    contacts_rescore_later(contact_ids=[c for c in replies if c not in in_campaigns])
+    stopped = 0
+    for contact_id in sorted(in_campaigns):
+        at = replies[contact_id] or timezone.now()
+        stopped += sequence_stop(contact_id=contact_id, at=at)
+        CampaignRecipient.objects.filter(contact_id=contact_id, replied_at__isnull=True, sent_at__lte=at,
+                                         state__in=["sent", "delivered", "read"]).update(replied_at=at)
+        contact_rescore(contact_id=contact_id)
     return stopped
 
 
@@ -87,7 +90,7 @@ def on_contacts_merged(*, keep_id: int, duplicate_id: int) -> dict:
 
 
 def connect() -> None:
-    hooks.contact_replied.connect(on_contact_replied)
+    hooks.contacts_replied.connect(on_contacts_replied)
     hooks.message_status_changed.connect(_message_status_changed)
     hooks.send_facts.connect(campaign_send_facts)
     hooks.send_decided.connect(_send_decided)

@@ -25,6 +25,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from core.copy import copy_insert
 from core.events import EPHEMERAL, check_payload
 from core.models import EventOutbox, UserEvent
 
@@ -84,6 +85,23 @@ def emit_many(events: list[tuple[str, dict]], user_ids: Iterable[int]) -> None:
         transaction.on_commit(relay, robust=True)
 
 
+def emit_each(batches: Iterable[tuple[list[tuple[str, dict]], Iterable[int]]]) -> None:
+    """Many (events, recipients) pairs at once, for set-based writers: one INSERT of their outbox
+    rows and one relay after commit, not one of each per pair. Stored events only."""
+    rows = []
+    for events, user_ids in batches:
+        for name, data in events:
+            check_payload(name, data)
+            if name in EPHEMERAL:
+                raise ValueError(f"{name} is ephemeral: emit_each stores events")
+        recipients = sorted(set(user_ids))
+        if recipients and events:
+            rows.append(EventOutbox(recipients=recipients, events=[[n, d] for n, d in events]))
+    if rows:
+        EventOutbox.objects.bulk_create(rows)
+        transaction.on_commit(relay, robust=True)
+
+
 def broadcast(name: str, data: dict, groups: Iterable[str]) -> None:
     """An event that is not stored (no seq), sent once per group after commit. For state a client
     re-reads on reconnect, where storing a row per recipient would cost more than it saves:
@@ -119,9 +137,9 @@ def _relay_batch(limit: int) -> tuple[int, list]:
                         continue
                     seq = following[user_id]
                     following[user_id] += 1
-                    stored.append(UserEvent(user_id=user_id, seq=seq, name=name, data=data))
+                    stored.append((user_id, seq, name, data))
                     frames.append((user_group(user_id), {"event": name, "seq": seq, "data": data}))
-        UserEvent.objects.bulk_create(stored, batch_size=5000)
+        copy_insert(UserEvent, ("user_id", "seq", "name", "data"), stored)  # COPY: one event to 1,000 managers is 1,000 rows
         EventOutbox.objects.filter(id__in=[row.id for row in rows]).delete()
     return len(rows), frames
 

@@ -16,8 +16,8 @@ CampaignSendReserve) in the same transaction.""")
 message_status_changed = Hook("message_status_changed", """(message) -> None: an outbound message
 moved to sent, delivered, read or failed.""")
 
-contact_replied = Hook("contact_replied", """(contact_id, at) -> None: an inbound message from the
-contact was stored.""")
+contacts_replied = Hook("contacts_replied", """(replies: {contact_id: at}) -> None: inbound messages from these
+contacts were stored (one call per batch; `at` is the latest reply of each).""")
 
 contacts_merged = Hook("contacts_merged", """(keep_id, duplicate_id) -> dict | None: contact duplicate_id
 is being merged into keep_id, inside the merge's transaction and before the duplicate is deleted;

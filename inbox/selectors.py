@@ -1,6 +1,8 @@
 """Reads shared by views, consumers and services: who may see what."""
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
@@ -126,15 +128,32 @@ def template_get(*, template_id: int) -> Template:
 
 def audience_user_ids(conversation: Conversation) -> list[int]:
     """Users an event about this conversation is addressed to, decided now, from the database."""
-    # One query for admins and the managers who see it: it runs for every inbound message.
-    managers = Q(salesrep__role=SalesRep.Role.MANAGER)
-    users = set()
-    if conversation.rep_id:
-        rep = conversation.rep
-        users.add(rep.user_id)
-        managers &= Q(salesrep__team_id=rep.team_id) if rep.team_id else Q(pk__in=[])
-    users.update(get_user_model().objects.filter(Q(is_superuser=True) | managers, is_active=True).values_list("id", flat=True))
-    return sorted(users)
+    return audiences_of([conversation])[conversation.id]
+
+
+def audiences_of(conversations: Iterable[Conversation]) -> dict[int | None, list[int]]:
+    """audience_user_ids of many conversations (their `rep` loaded) in one query, keyed by id:
+    its rep, the managers of the rep's team and every admin. Set-based writers call it once per
+    batch; it runs for every inbound message."""
+    conversations = list(conversations)
+    teams = {c.rep.team_id for c in conversations if c.rep_id and c.rep.team_id}
+    watchers = get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(salesrep__role=SalesRep.Role.MANAGER, salesrep__team_id__in=teams), is_active=True,
+    ).values_list("id", "is_superuser", "salesrep__team_id")
+    admins, managers = set(), defaultdict(set)
+    for user_id, is_admin, team_id in watchers:
+        if is_admin:
+            admins.add(user_id)
+        elif team_id in teams:
+            managers[team_id].add(user_id)
+    audiences = {}
+    for c in conversations:
+        users = set(admins)
+        if c.rep_id:
+            users.add(c.rep.user_id)
+            users |= managers.get(c.rep.team_id, set())
+        audiences[c.id] = sorted(users)
+    return audiences
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
@@ -23,15 +23,16 @@ from django.utils import timezone
 
 from core.enqueue import task_enqueue
 from core.logs import entity_log
-from inbox.services import messages  # the module, not its functions: they are looked up per call (tests replace them)
+from inbox.services import inbound
 from platforms import get_adapter
-from platforms.base import Adapter, Ignored, InboundMessage, NormalizedEvent, OptOut, RawRequest, StatusUpdate, Watermark
+from platforms.base import Adapter, Ignored, NormalizedEvent, RawRequest
 from salesreps.models import Channel
 from webhooks.models import WebhookEvent
 
 log = entity_log("webhooks")
 logger = logging.getLogger("switchboard.webhooks")
 MAX_ATTEMPTS = 5
+BATCH_SIZE = 200  # events per transaction: bench/DECISIONS.md
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-twilio-signature", "x-switchboard-signature",
                 "x-switchboard-channel", "x-switchboard-event-id", "user-agent")
 # The one statement that stores a raw event, run by event_store (sync) and fastpath.store (the
@@ -91,51 +92,55 @@ def _rerouted(adapter: Adapter, request: RawRequest, items: list[NormalizedEvent
     return items
 
 
-def _apply(platform: str, item: NormalizedEvent, channels: list[Channel]) -> str:
-    if isinstance(item, Ignored):
-        return "ignored"
-    channel = _route(item.channel_key, channels)
-    if channel is None:
-        log.warning("no channel for routing key", platform=platform, routing_key=item.channel_key)
-        return "unrouted"
-    if isinstance(item, InboundMessage):
-        messages.message_receive(channel=channel, event=item)
-    elif isinstance(item, StatusUpdate):
-        messages.message_apply_status(channel=channel, event=item)
-    elif isinstance(item, Watermark):
-        messages.message_apply_watermark(channel=channel, event=item)
-    elif isinstance(item, OptOut):
-        messages.message_handle_opt_out(channel=channel, event=item)
-    return "applied"
-
-
 def _request_of(event: WebhookEvent) -> RawRequest:
     # received_at: Twilio sends no event time, so reprocessing keeps the original arrival time.
     return RawRequest(body=bytes(event.body), headers=event.headers, url=event.url,
                       content_type=event.headers.get("content-type", ""), received_at=event.received_at)
 
 
+def _routed(event: WebhookEvent, channels: list[Channel]) -> tuple[list[tuple[Channel, NormalizedEvent]], str, Channel | None]:
+    """Parse a stored event: its items with their channels, its final state and its channel."""
+    adapter = get_adapter(event.platform)
+    request = _request_of(event)
+    items = _rerouted(adapter, request, adapter.parse(request=request), channels)
+    routed = []
+    for item in items:
+        if isinstance(item, Ignored):
+            continue
+        channel = _route(item.channel_key, channels)
+        if channel is None:
+            log.warning("no channel for routing key", platform=event.platform, routing_key=item.channel_key)
+            continue
+        routed.append((channel, item))
+    state = "processed" if routed or not items else "ignored"
+    return routed, state, routed[0][0] if routed else None
+
+
+def _mark(done: list[tuple[int, str, Channel | None]]) -> None:
+    """Each (event id, state, channel) processed now: one UPDATE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE webhooks_webhookevent AS e SET state = t.state, processed_at = now(), attempts = e.attempts + 1,"
+            " channel_id = t.channel_id FROM unnest(%s::bigint[], %s::text[], %s::bigint[]) AS t(id, state, channel_id)"
+            " WHERE e.id = t.id",
+            [[d[0] for d in done], [d[1] for d in done], [d[2].id if d[2] else None for d in done]],
+        )
+
+
 def event_process(*, event_id: int) -> str:
-    """Process one stored event exactly once; returns its final state."""
+    """Process one stored event exactly once; returns its final state. The sweep's path, and the
+    replay of a batch that failed: an event that fails here keeps its error."""
     close_old_connections()
     try:
         with transaction.atomic():
             event = WebhookEvent.objects.select_for_update(skip_locked=True).filter(pk=event_id, state="received").first()
             if event is None:
                 return "skipped"
-            adapter = get_adapter(event.platform)
-            request = _request_of(event)
-            parsed = adapter.parse(request=request)
-            channels = platform_channels(event.platform)  # read once per event, fresh
-            items = _rerouted(adapter, request, parsed, channels)
-            outcomes = [_apply(event.platform, item, channels) for item in items]
-            event.state = "processed" if any(o == "applied" for o in outcomes) or not outcomes else "ignored"
-            event.processed_at = timezone.now()
-            event.attempts += 1
-            event.channel = next((_route(i.channel_key, channels) for i in items if not isinstance(i, Ignored)), None)
-            event.save(update_fields=["state", "processed_at", "attempts", "channel"])
-        log.info("webhook processed", webhook_event=event_id, platform=event.platform, items=len(items), state=event.state)
-        return event.state
+            routed, state, channel = _routed(event, platform_channels(event.platform))
+            inbound.events_apply(routed)
+            _mark([(event.id, state, channel)])
+        log.info("webhook processed", webhook_event=event_id, platform=event.platform, items=len(routed), state=state)
+        return state
     except Exception as exc:
         logger.exception("webhook processing failed")
         WebhookEvent.objects.filter(pk=event_id).update(
@@ -148,6 +153,51 @@ def event_process(*, event_id: int) -> str:
         close_old_connections()
 
 
+def events_process_batch(*, limit: int = BATCH_SIZE) -> int:
+    """Claim up to `limit` fresh stored events (skipping those another batch holds) and process
+    them together in one transaction; returns how many were claimed. If anything in the batch
+    fails, it is rolled back and replayed event by event, so one poisoned event keeps its error
+    and never holds the others back; events that failed before are left to the sweep."""
+    close_old_connections()
+    claimed: list[int] = []
+    try:
+        with transaction.atomic():
+            events = list(WebhookEvent.objects.select_for_update(skip_locked=True)
+                          .filter(state="received", attempts=0).order_by("id")[:limit])
+            claimed = [e.id for e in events]
+            channels: dict[str, list[Channel]] = {}  # read once per batch, fresh
+            routed, done = [], []
+            for event in events:
+                if event.platform not in channels:
+                    channels[event.platform] = platform_channels(event.platform)
+                items, state, channel = _routed(event, channels[event.platform])
+                routed += items
+                done.append((event.id, state, channel))
+            inbound.events_apply(routed)
+            if done:
+                _mark(done)
+        if claimed:
+            log.info("webhook batch processed", events=len(claimed), items=len(routed), first=claimed[0], last=claimed[-1])
+        return len(claimed)
+    except Exception as exc:
+        log.warning("webhook batch failed: replaying it event by event", events=len(claimed), error=type(exc).__name__)
+        for event_id in claimed:
+            event_process(event_id=event_id)
+        return len(claimed)
+    finally:
+        close_old_connections()
+
+
+def events_process_pending(*, limit: int = BATCH_SIZE) -> int:
+    """Process batches until none is left; returns how many events were claimed."""
+    total = 0
+    while True:
+        count = events_process_batch(limit=limit)
+        total += count
+        if count < limit:
+            return total
+
+
 def events_sweep(*, older_than_seconds: int = 30) -> int:
     """Reprocess events a crash left unprocessed (Celery beat)."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
@@ -158,30 +208,71 @@ def events_sweep(*, older_than_seconds: int = 30) -> int:
     return done
 
 
-# Processing waits on PostgreSQL round trips far more than it computes: 8 threads keep the
-# database busy without starving the event loop (bench/RESULTS.md).
-_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook")
+_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="webhook")
 _pending: set[Future] = set()
 
 
-def _enqueue(event_id: int) -> None:
+class Coalescer:
+    """Runs `work` soon after every poke, at most `parallel` at a time, without one run per poke.
+
+    A poke while all runners are busy only marks more work; a runner checks the mark after its
+    work and goes again. A runner clears the mark before it starts, so every poke is followed by
+    a run that starts after it: no stored event waits for the sweep. `gap` spaces the runs (the
+    broker publish of worker mode: ≤ 1/gap tasks a second per process, however many webhooks)."""
+
+    def __init__(self, work, *, parallel: int = 1, gap: float = 0.0):
+        self.work, self.parallel, self.gap = work, parallel, gap
+        self._lock = threading.Lock()
+        self._running = 0
+        self._more = False
+
+    def poke(self) -> None:
+        with self._lock:
+            if self._running >= self.parallel:
+                self._more = True
+                return
+            self._running += 1
+        future = _executor.submit(self._run)
+        _pending.add(future)
+        future.add_done_callback(_pending.discard)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                self._more = False
+            try:
+                self.work()
+            except Exception:  # the sweep recovers whatever this run missed
+                logger.exception("webhook processing run failed")
+            if self.gap:
+                time.sleep(self.gap)
+            with self._lock:
+                if not self._more:
+                    self._running -= 1
+                    return
+
+
+def _enqueue() -> None:
     try:
-        task_enqueue("webhooks.tasks.process", event_id)
+        task_enqueue("webhooks.tasks.process_pending")
     finally:
         # on_commit asked a pooled connection whether a transaction is open: hand it back.
         close_old_connections()
 
 
+# Worker mode: one broker publish per 5 ms at most; each task drains every stored event in
+# batches. Server mode: two threads of this process drain them (bench/RESULTS.md).
+_to_worker = Coalescer(_enqueue, gap=0.005)
+_in_server = Coalescer(events_process_pending, parallel=2)
+
+
 def process_soon(event_id: int) -> None:
-    """The stored row is already committed: hand it to a worker, or to this process's threads.
+    """The stored row is already committed: have it processed, in a batch with its neighbours.
 
     Called on the event loop, so even the broker publish runs on a thread: Django refuses its
     connection on the loop, and a broker that is down would stall it (PITFALLS.md). Losing the
     publish loses nothing; the sweep finds the row."""
-    work = partial(_enqueue, event_id) if settings.WEBHOOK_PROCESSING == "worker" else partial(event_process, event_id=event_id)
-    future = _executor.submit(work)
-    _pending.add(future)
-    future.add_done_callback(_pending.discard)
+    (_to_worker if settings.WEBHOOK_PROCESSING == "worker" else _in_server).poke()
 
 
 def drain(timeout: float = 10) -> None:

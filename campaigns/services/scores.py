@@ -73,11 +73,14 @@ def contact_rescore(*, contact_id: int, now: datetime | None = None) -> int | No
     return contacts_rescore(contact_ids=[contact_id], now=now).get(contact_id)
 
 
-def contact_rescore_later(*, contact_id: int) -> None:
-    """Mark the contact for the coalescing rescore. Only the mark that finds nothing pending wakes
+def contacts_rescore_later(*, contact_ids: Iterable[int]) -> None:
+    """Mark the contacts for the coalescing rescore. Only a mark that finds nothing pending wakes
     a worker: a burst of replies costs one task, which drains every mark (beat sweeps the rest)."""
+    ids = sorted(set(contact_ids))
+    if not ids:
+        return
     idle = not PendingRescore.objects.exists()
-    PendingRescore.objects.bulk_create([PendingRescore(contact_id=contact_id)], ignore_conflicts=True)
+    PendingRescore.objects.bulk_create([PendingRescore(contact_id=i) for i in ids], ignore_conflicts=True)
     if idle:
         task_enqueue("campaigns.tasks.rescore_pending")
 

@@ -80,13 +80,13 @@ def contact_resolve(*, channel: Channel, external_id: str, name: str = "", phone
                                     other=matches[1].id, channel=channel.id, external_id=external_id)
                     log.info("contact identity attached" if matches else "contact created", contact=contact.id,
                              channel=channel.id, external_id=external_id)
-                    return _freshen(contact, name=name, phone=phone, email=email)
+                    return contact_freshen(contact, name=name, phone=phone, email=email)
         except IntegrityError:  # a concurrent delivery attached the identity first
             identity = ContactIdentity.objects.select_related("contact").get(channel=channel, external_id=external_id)
-    return _freshen(identity.contact, name=name, phone=phone, email=email)
+    return contact_freshen(identity.contact, name=name, phone=phone, email=email)
 
 
-def _freshen(contact: Contact, *, name: str, phone: str, email: str) -> Contact:
+def contact_freshen(contact: Contact, *, name: str, phone: str, email: str) -> Contact:
     """Keep the platform's profile name fresh; fill a phone or address we did not know yet."""
     changes = {"name": name} if name and contact.name != name else {}
     if phone and not contact.phone:

@@ -39,8 +39,9 @@ def _emit_message(name: str, message: Message, conversation: Conversation) -> No
 def message_receive(*, channel: Channel, event: InboundMessage) -> Message | None:
     """Store one inbound message (or an echo, as outbound) once per (channel, external id).
 
-    The hot path of every webhook: about ten statements. A concurrent duplicate that slips past
-    the existence check hits the unique constraint and the whole event is retried by the sweep.
+    The path of a first message from someone (inbox/services/inbound.py takes the known ones in
+    batches). A concurrent duplicate that slips past the existence check hits the unique
+    constraint and the whole event is retried by the sweep.
     """
     if Message.objects.filter(channel=channel, external_id=event.external_id).exists():
         return None
@@ -49,12 +50,28 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
         phone=event.contact_phone, email=event.contact_id if channel.kind == "email" else "",
     )
     conversation, _created = conversation_for_contact(contact=contact, channel=channel, lock=True)
+    message = inbound_message(channel=channel, event=event, conversation=conversation)
+    message.save()
+    conversation.save(update_fields=conversation_after(conversation, message))
+    if message.direction == Message.Direction.INBOUND:
+        Contact.objects.filter(pk=contact.pk).filter(
+            Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=message.status_at)).update(last_inbound_at=message.status_at)
+    emit_many([("message.created", message_payload(message)), ("conversation.updated", conversation_payload(conversation))],
+              audience_user_ids(conversation))
+    if message.direction == Message.Direction.INBOUND:
+        hooks.contacts_replied.call(replies={contact.id: message.status_at})
+    log_received(message, contact_id=contact.id)
+    return message
+
+
+def inbound_message(*, channel: Channel, event: InboundMessage, conversation: Conversation) -> Message:
+    """The unsaved row of an inbound message (or an echo, as outbound)."""
     inbound = not event.is_echo
     at = not_after(event.timestamp, timezone.now())  # a platform clock ahead of ours must not pin the list
     body = event.text
     if event.subject:
         body = f"{event.subject}\n\n{body}" if body else event.subject
-    message = Message.objects.create(
+    return Message(
         conversation=conversation, channel=channel,
         direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
         status=Message.Status.RECEIVED if inbound else Message.Status.SENT,
@@ -63,13 +80,17 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
         reply_to_external_id=event.reply_to or event.reaction_to, external_id=event.external_id,
         sent_at=None if inbound else at, status_at=at,
     )
-    fields = []
+
+
+def conversation_after(conversation: Conversation, message: Message) -> list[str]:
+    """Move the conversation (locked by the caller) past `message`; the fields that changed."""
+    at, fields = message.status_at, []
     # A late or redelivered message never moves the conversation's times back.
     if conversation.last_message_at is None or at >= conversation.last_message_at:
         conversation.last_message_at, conversation.last_message_preview = at, _preview(message)
         fields += ["last_message_at", "last_message_preview"]
-    if inbound:
-        conversation.unread_count += 1  # exact: we hold the row lock
+    if message.direction == Message.Direction.INBOUND:
+        conversation.unread_count += 1  # exact: the caller holds the row lock
         fields.append("unread_count")
         if conversation.last_inbound_at is None or at > conversation.last_inbound_at:
             conversation.last_inbound_at = at
@@ -77,27 +98,18 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
         if conversation.status in ("resolved", "snoozed", "pending"):
             conversation.status, conversation.snoozed_until = "open", None  # a new message wakes it
             fields += ["status", "snoozed_until"]
-        Contact.objects.filter(pk=contact.pk).filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=at)).update(
-            last_inbound_at=at)
-    conversation.save(update_fields=fields)
-    emit_many([("message.created", message_payload(message)), ("conversation.updated", conversation_payload(conversation))],
-              audience_user_ids(conversation))
-    if inbound:
-        _after_inbound(contact=contact, message=message)
-    log.info("message received" if inbound else "echo stored", message=message.id, conversation=conversation.id,
-             contact=contact.id, channel=channel.id, external_id=event.external_id)
-    return message
+    return fields
 
 
-def _after_inbound(*, contact, message: Message) -> None:
-    """Hooks other apps need on a reply (sequences stop, lead scores move)."""
-    hooks.contact_replied.call(contact_id=contact.id, at=message.status_at)
+def log_received(message: Message, *, contact_id: int) -> None:
+    log.info("message received" if message.direction == Message.Direction.INBOUND else "echo stored", message=message.id,
+             conversation=message.conversation_id, contact=contact_id, channel=message.channel_id,
+             external_id=message.external_id)
 
 
-def _move_status(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:
-    """Apply a status if it moves the message forward (read > delivered > sent); failed is final
-    unless the message already got further. Caller holds the message row lock."""
-    MessageEvent.objects.create(message=message, status=status, at=at, detail=error_title[:300])
+def status_advance(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:
+    """Apply a status in memory if it moves the message forward (read > delivered > sent); failed
+    is final unless the message already got further. Caller holds the row lock and saves."""
     if status == Message.Status.FAILED:
         if STATUS_RANK.get(message.status, 0) >= STATUS_RANK["delivered"] or message.status == Message.Status.FAILED:
             return False
@@ -108,7 +120,18 @@ def _move_status(message: Message, status: str, at, *, error_code: str = "", err
         message.status = status
     message.status_at = at
     message.needs_reconciliation = False
-    message.save(update_fields=["status", "status_at", "error_code", "error_title", "needs_reconciliation"])
+    return True
+
+
+STATUS_FIELDS = ["status", "status_at", "error_code", "error_title", "needs_reconciliation"]
+
+
+def _move_status(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:
+    """Record the status in the message's history and apply it if it moves the message forward."""
+    MessageEvent.objects.create(message=message, status=status, at=at, detail=error_title[:300])
+    if not status_advance(message, status, at, error_code=error_code, error_title=error_title):
+        return False
+    message.save(update_fields=STATUS_FIELDS)
     return True
 
 
@@ -134,7 +157,7 @@ def message_apply_watermark(*, channel: Channel, event: Watermark) -> int:
     identity = ContactIdentity.objects.filter(channel=channel, external_id=event.contact_id).first()
     if identity is None:
         return 0
-    messages = Message.objects.select_for_update().filter(
+    messages = Message.objects.select_for_update(of=("self",)).filter(
         channel=channel, conversation__contact_id=identity.contact_id, direction=Message.Direction.OUTBOUND,
         sent_at__lte=event.watermark, status__in=[Message.Status.SENT, Message.Status.DELIVERED],
     ).order_by("id")
