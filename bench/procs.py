@@ -203,12 +203,17 @@ class CpuWatch:
         return self
 
     def stop(self) -> dict:
-        wall = max(time.monotonic() - self.t0, 1e-6)
+        """Percentages; the CPU seconds behind them stay in self.seconds (name, postgres, harness)."""
+        wall = self.wall = max(time.monotonic() - self.t0, 1e-6)
         out = {"machine_cpu_pct": psutil.cpu_percent(None)}
-        for name, proc in self.procs.items():
-            out[f"{name}_cpu_pct_core"] = 100 * (proc.cpu_seconds() - self.c0[name]) / wall
+        self.seconds = {name: proc.cpu_seconds() - self.c0[name] for name, proc in self.procs.items()}
         # Backends that ended meanwhile are left out; ones that started count from zero.
-        pg = sum(max(0.0, t - self.pg0.get(pid, 0.0)) for pid, t in postgres_cpu().items())
-        out["postgres_cpu_pct_core"] = 100 * pg / wall
-        out["harness_cpu_pct_core"] = 100 * (sum(self.me.cpu_times()[:2]) - self.me0) / wall
+        self.seconds["postgres"] = sum(max(0.0, t - self.pg0.get(pid, 0.0)) for pid, t in postgres_cpu().items())
+        self.seconds["harness"] = sum(self.me.cpu_times()[:2]) - self.me0
+        for name, used in self.seconds.items():
+            out[f"{name}_cpu_pct_core"] = 100 * used / wall
         return {k: round(v, 1) for k, v in out.items()}
+
+    def per_event(self, events: int) -> dict:
+        """CPU µs per event of each watched process, PostgreSQL and the harness (after stop())."""
+        return {f"cpu_us_per_event_{name}": round(1e6 * used / max(events, 1)) for name, used in self.seconds.items()}

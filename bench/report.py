@@ -14,7 +14,7 @@ EXPECTED_KINDS = (
     "baseline.hello.daphne", "baseline.hello.uvicorn", "baseline.redis_pubsub", "baseline.layer.core",
     "baseline.layer.pubsub", "baseline.pg_insert.c1", "baseline.pg_insert.c4", "baseline.celery_noop",
     "tutorial.webhook", "app.webhook", "app.idle", "app.fanout.webhook", "app.fanout.group_send",
-    "app.dispatch", "app.campaign", "app.convlist",
+    "app.dispatch", "app.campaign", "app.convlist", "app.statuses", "app.scaleout.1x", "app.scaleout.2x",
 )
 PACKAGES = ("Django", "channels", "channels-redis", "daphne", "Twisted", "redis", "celery", "kombu", "psycopg",
             "psycopg-pool", "asgiref", "websockets", "uvicorn", "uvloop", "httptools", "psutil")
@@ -22,17 +22,16 @@ PACKAGES = ("Django", "channels", "channels-redis", "daphne", "Twisted", "redis"
 # What the code stood on when these benchmarks were written (read from the source, confirmed by the
 # figures where a row shows it); printed next to a missed target.
 OBSTACLES = {
-    "latency": "processing, not the HTTP path: each inbound message costs ~19 ORM statements and ~13 ms of Python "
-               "CPU (contact, conversation lock, message, two stored events, campaign hook), so one process "
-               "delivers ~40-45 events/s and every faster arrival queues; with WEBHOOK_PROCESSING=server those "
-               "threads also starve the event loop of the GIL, which is why the answers themselves wait seconds",
-    "throughput": "the same per-event processing cost: 2 cores give ~100-150 processed events/s at best with the "
-                  "ORM; 1,000/s needs set-based processing of batches of events (one INSERT per table per batch)",
+    "latency": "see the CPU per event of each stage (row 'CPU per event' and the cpu_us_per_event_* columns): "
+               "the stage with the most µs per event bounds the rate 2 cores can sustain",
+    "throughput": "2 cores give at most ~2,000,000 µs of CPU per second to share between server, worker, "
+                  "PostgreSQL, Redis and the load generator: the sum of the cpu_us_per_event_* columns bounds the rate",
+    "statuses": "each status webhook is stored, processed and relayed to the rep, the team's 2 managers and the "
+                "admin; see cpu_us_per_status_webhook_* in the status burst row for where the time goes",
     "idle": "one heartbeat frame per socket every WS_HEARTBEAT_SECONDS, daphne's ping every 20 s, and the "
             "3-second revocation check (one query for every open socket of the process)",
-    "fanout": "emit() writes one UserEvent and takes one EventCursor row lock per recipient and publishes one "
-              "group_send per user; in the run above connecting N managers also stored rep.presence for all N "
-              "(O(N²)), since changed to one unstored broadcast to the team group",
+    "fanout": "an inbound message is addressed to every manager of the team: one stored frame and one "
+              "group_send per recipient (see the layer-only group_send row for the transport's share)",
     "dispatch": "each sandboxed send runs every rule with the ORM: ~25 statements in two transactions (schedule "
                 "and shifts read, ledger counted, rate-limit windows counted, attempt rows, one event per message)",
 }
@@ -82,6 +81,7 @@ def _why(row, key: str) -> str:
     f = row["figures"]
     parts = []
     cpu = [f"{label} {f[key]}%" for key, label in (("server_cpu_pct_core", "server"), ("postgres_cpu_pct_core", "PostgreSQL"),
+                                                    ("worker_cpu_pct_core", "worker"),
                                                     ("celery1_cpu_pct_core", "worker 1"), ("celery2_cpu_pct_core", "worker 2"),
                                                     ("harness_cpu_pct_core", "load generator")) if key in f]
     if "machine_cpu_pct" in f:
@@ -96,61 +96,113 @@ def _why(row, key: str) -> str:
     return "; ".join(parts)
 
 
+def _rate_row(rows, kind, rate, sockets):
+    return next((r for r in _ok(rows, kind) if r["params"].get("rate_per_s") == rate
+                 and r["params"].get("sockets") == sockets), None)
+
+
+def _peak(rows, kind, sockets=None) -> float:
+    return max((x["figures"].get("delivered_per_s") or 0 for x in _ok(rows, kind)
+                if sockets is None or x["params"].get("sockets") == sockets), default=0)
+
+
+CPU_STAGES = (("server", "server (daphne)"), ("worker", "worker (Celery, relay included)"), ("postgres", "PostgreSQL"),
+              ("redis", "Redis"))
+
+
+def cpu_per_event(row) -> str:
+    f = row["figures"] if row else {}
+    parts = [f"{label} {_n(f.get(f'cpu_us_per_event_{key}'))} µs" for key, label in CPU_STAGES if f"cpu_us_per_event_{key}" in f]
+    return ", ".join(parts) or "not measured"
+
+
 def targets(rows: list[dict], smoke: bool) -> list[dict]:
+    """Issue #14's benchmark table (met is None for a row that is reported, not judged), then the
+    service targets of issue #10."""
     out = []
 
     def add(target, measured, met, blocker):
-        out.append({"target": target, "measured": measured, "met": met, "blocker": "" if met else blocker})
+        out.append({"target": target, "measured": measured, "met": met, "blocker": "" if met or met is None else blocker})
 
-    r = _pick(rows, "app.webhook", smoke, sockets=5000, rate_per_s=500)
-    f = r["figures"] if r else {}
-    add("p50 ≤ 5 ms and p99 ≤ 25 ms at 500/s with 5,000 sockets",
-        f"p50 {_n(f.get('p50_ms'))} ms, p99 {_n(f.get('p99_ms'))} ms, lost {_n(f.get('lost'))}" + _at(r),
-        f.get("lost") == 0 and _le(f.get("p50_ms"), 5) and _le(f.get("p99_ms"), 25), _why(r, "latency"))
-    best = {s: highest_rate(rows, "app.webhook", s) for s in sorted({x["params"]["sockets"] for x in _ok(rows, "app.webhook")})}
-    top = max((v for v in best.values() if v), default=None)
-    worst = max(_ok(rows, "app.webhook"), key=lambda x: x["params"]["rate_per_s"], default=None)
-    add("≥ 1,000 events/s with p99 < 100 ms (no frame lost)",
-        "; ".join(f"{s} sockets: {v or 'none'}/s" for s, v in best.items()) or "not measured",
-        top is not None and top >= 1000, _why(worst, "throughput"))
-    tut = highest_rate(rows, "tutorial.webhook")
     tut_sockets = next((x["params"]["sockets"] for x in _ok(rows, "tutorial.webhook")), None)
-    app_same = highest_rate(rows, "app.webhook", tut_sockets) if tut_sockets else None
-    ratio = (app_same / tut) if app_same and tut else None
-    peak_app = max((x["figures"].get("delivered_per_s") or 0 for x in _ok(rows, "app.webhook")
-                    if x["params"]["sockets"] == tut_sockets), default=0)
-    peak_tut = max((x["figures"].get("delivered_per_s") or 0 for x in _ok(rows, "tutorial.webhook")), default=0)
-    add("≥ 10× the tutorial pipeline (highest rate with p99 < 100 ms, same sockets)",
-        f"app {app_same or 'none'}/s vs tutorial {tut or 'none'}/s" + (f" = {ratio:.1f}×" if ratio else "")
+    r = _pick(rows, "app.webhook", smoke, sockets=1000, rate_per_s=100)
+    f = r["figures"] if r else {}
+    t = _rate_row(rows, "tutorial.webhook", r["params"]["rate_per_s"], r["params"]["sockets"]) if r else None
+    tf = t["figures"] if t else {}
+    add("signed webhook → rep's socket, 1,000 sockets: p99 ≤ 25 ms at 100/s",
+        f"app p99 {_n(f.get('p99_ms'))} ms, p50 {_n(f.get('p50_ms'))} ms, lost {_n(f.get('lost'))}" + _at(r)
+        + f"; tutorial p99 {_n(tf.get('p99_ms'))} ms, lost {_n(tf.get('lost'))}",
+        f.get("lost") == 0 and _le(f.get("p99_ms"), 25), _why(r, "latency"))
+    sockets = r["params"]["sockets"] if r else 1000
+    app_best, tut_best = highest_rate(rows, "app.webhook", sockets), highest_rate(rows, "tutorial.webhook", tut_sockets)
+    ladder_rows = [x for x in _ok(rows, "app.webhook") if x["params"]["sockets"] == sockets]
+    worst = max(ladder_rows, key=lambda x: x["params"]["rate_per_s"], default=None)
+    add("≥ 500 events/s sustained with p99 < 100 ms and 0 lost (ladder to 1,000/s)",
+        f"app: highest qualifying rate {app_best or 'none'}/s, peak delivered {_n(_peak(rows, 'app.webhook', sockets))}/s; "
+        f"tutorial: {tut_best or 'none'}/s, peak delivered {_n(_peak(rows, 'tutorial.webhook'))}/s"
+        f" [sockets={sockets}, rates {', '.join(str(x['params']['rate_per_s']) for x in ladder_rows)}]",
+        app_best is not None and app_best >= 500, _why(worst, "throughput"))
+    ratio = (app_best / tut_best) if app_best and tut_best else None
+    peak_app, peak_tut = _peak(rows, "app.webhook", tut_sockets), _peak(rows, "tutorial.webhook")
+    add("highest qualifying rate ≥ 5× the tutorial pipeline's (same run, same sockets)",
+        f"app {app_best or 'none'}/s vs tutorial {tut_best or 'none'}/s" + (f" = {ratio:.1f}×" if ratio else "")
         + f"; peak delivered: app {_n(peak_app)}/s vs tutorial {_n(peak_tut)}/s"
         + (f" ({peak_app / peak_tut:.2f}×)" if peak_tut else ""),
-        ratio is not None and ratio >= 10,
+        ratio is not None and ratio >= 5,
         "the ladder's top rate bounds the ratio" if ratio else "no qualifying rate on one side")
-    r = _pick(rows, "app.idle", smoke, sockets=10000)
+    r = _pick(rows, "app.statuses", smoke)
     f = r["figures"] if r else {}
-    add("10,000 idle sockets ≤ 1.5 GB and ≤ 5 % CPU",
-        f"{_n(f.get('server_rss_mb'))} MB, {_n(f.get('server_cpu_pct_core'))} % of a core" + _at(r),
-        _le(f.get("server_rss_mb"), 1536) and _le(f.get("server_cpu_pct_core"), 5), _why(r, "idle"))
+    add("statuses of a 10,000-message campaign (30,000 status webhooks at 1,000/s): all applied, read ticks on the "
+        "rep's socket within 2 s p99 of the burst's end",
+        f"{_n(f.get('applied_read'))} of {_n(f.get('messages'))} read in the database; read ticks p99 after the burst "
+        f"{_n(f.get('tick_after_end_p99_of_all_ms'))} ms over all messages ({_n(f.get('read_ticks_missing'))} missing), "
+        f"last {_n(f.get('tick_after_end_max_ms'))} ms; sent {_n(f.get('sent_per_s'))}/s, {_n(f.get('http_failed'))} "
+        "webhooks not answered 200" + _at(r),
+        bool(f) and f.get("applied_read") == f.get("messages") and _le(f.get("tick_after_end_p99_of_all_ms"), 2000),
+        _why(r, "statuses"))
     r = _pick(rows, "app.fanout.webhook", smoke)
     f = r["figures"] if r else {}
-    add("team group fan-out: last frame ≤ 150 ms (every event)",
+    add("one event to 1,000 manager sockets: last frame ≤ 150 ms, none missing",
         f"last frame p50 {_n(f.get('last_frame_p50_ms'))} ms, max {_n(f.get('last_frame_max_ms'))} ms, "
         f"missing {_n(f.get('missing_frames'))}" + _at(r),
         f.get("missing_frames") == 0 and _le(f.get("last_frame_max_ms"), 150), _why(r, "fanout"))
+    r = _pick(rows, "app.idle", smoke, sockets=10000)
+    f = r["figures"] if r else {}
+    add("10,000 idle sockets: ≤ 1.5 GB, ≤ 5 % of a core",
+        f"{_n(f.get('connected'))} sockets open: {_n(f.get('server_rss_mb'))} MB, {_n(f.get('server_cpu_pct_core'))} % "
+        "of a core" + _at(r) + (f" — {r['note']}" if r and r["note"] else ""),
+        _le(f.get("server_rss_mb"), 1536) and _le(f.get("server_cpu_pct_core"), 5)
+        and (f.get("connected") or 0) >= (r["params"]["sockets"] if r else 1), _why(r, "idle"))
+    one, two = _pick(rows, "app.scaleout.1x", smoke), _pick(rows, "app.scaleout.2x", smoke)
+    a = one["figures"].get("delivered_per_s") if one else None
+    b = two["figures"].get("delivered_per_s") if two else None
+    ratio = (b / a) if a and b else None
+    bound = one and a and a >= 0.9 * one["params"]["offered_per_s"]
+    add("two daphne + two workers vs one + one: throughput ratio reported (≥ 1.6× where the machine allows)",
+        f"1+1 {_n(a)}/s, 2+2 {_n(b)}/s" + (f" = {ratio:.2f}×" if ratio else "")
+        + (f" [offered {one['params']['offered_per_s']}/s, {one['params']['sockets']} sockets]" if one else " (not measured)")
+        + (" — 1+1 kept up with the offered rate: not saturated, the ratio is bounded by it" if bound else ""),
+        ratio is not None and ratio >= 1.6,
+        (f"2 cores: machine CPU {two['figures'].get('machine_cpu_pct')} % with 2+2 (servers "
+         f"{two['figures'].get('servers_cpu_pct_core')} %, workers {two['figures'].get('workers_cpu_pct_core')} %, "
+         f"PostgreSQL {two['figures'].get('postgres_cpu_pct_core')} % of a core): more processes add no cores") if two else
+        "not measured in this run")
+    r = _pick(rows, "app.webhook", smoke, sockets=1000, rate_per_s=100)
+    add("CPU per event of each stage (webhook → socket; reported)", cpu_per_event(r) + _at(r), None, "")
     r = _pick(rows, "app.dispatch", smoke)
     f = r["figures"] if r else {}
-    add("sandbox dispatch ≥ 1,000 sends/s, 2 workers, 1,000 rep-channels, 0 capacity violations, ≥ 0.5× bare Celery",
+    add("(issue #10) sandbox dispatch ≥ 1,000 sends/s, 2 workers, 1,000 rep-channels, 0 capacity violations, ≥ 0.5× bare Celery",
         f"{_n(f.get('sends_per_s'))} sends/s, {_n(f.get('capacity_violations'))} violations, "
         f"{f.get('vs_celery_noop')}× Celery" + _at(r),
         (f.get("sends_per_s") or 0) >= 1000 and f.get("capacity_violations") == 0 and (f.get("vs_celery_noop") or 0) >= 0.5,
         _unavailable(rows, "app.dispatch") or _why(r, "dispatch"))
     r = _pick(rows, "app.campaign", smoke)
     f = r["figures"] if r else {}
-    add("100,000-contact campaign expansion ≤ 10 s", f"{_n(f.get('seconds'))} s" + _at(r),
+    add("(issue #10) 100,000-contact campaign expansion ≤ 10 s", f"{_n(f.get('seconds'))} s" + _at(r),
         _le(f.get("seconds"), 10), _unavailable(rows, "app.campaign") or _why(r, "campaign"))
     r = _pick(rows, "app.convlist", smoke)
     f = r["figures"] if r else {}
-    add("conversation list p95 ≤ 20 ms with a constant query count",
+    add("(issue #10) conversation list p95 ≤ 20 ms with a constant query count",
         f"p95 {_n(f.get('p95_ms'))} ms, queries {_n(f.get('queries_big_rep'))} (big rep) vs "
         f"{_n(f.get('queries_small_rep'))} (small)" + _at(r),
         _le(f.get("p95_ms"), 20) and f.get("queries_big_rep") is not None and f.get("queries_big_rep") == f.get("queries_small_rep"),
@@ -162,7 +214,8 @@ def _at(row) -> str:
     if not row:
         return " (not measured)"
     p = row["params"]
-    bits = [f"{k}={v}" for k, v in p.items() if k in ("sockets", "rate_per_s", "contacts", "rep_channels", "conversations")]
+    bits = [f"{k}={v}" for k, v in p.items() if k in ("sockets", "connected", "rate_per_s", "messages", "contacts",
+                                                      "rep_channels", "conversations")]
     return f" [{', '.join(bits)}]" if bits else ""
 
 
@@ -229,8 +282,10 @@ def _table(rows: list[dict], columns: list[str] | None = None) -> str:
 
 
 WEBHOOK_COLUMNS = ["events", "sent_per_s", "delivered_per_s", "p50_ms", "p95_ms", "p99_ms", "max_ms", "lost", "misrouted",
-                   "http_p50_ms", "http_p99_ms", "http_failed", "generator_lag_p99_ms", "generator_stalls", "machine_cpu_pct",
-                   "server_cpu_pct_core", "postgres_cpu_pct_core", "redis_cpu_pct_core", "harness_cpu_pct_core", "settle_s"]
+                   "audience_frames", "http_p50_ms", "http_p99_ms", "http_failed", "generator_lag_p99_ms", "generator_stalls",
+                   "machine_cpu_pct", "server_cpu_pct_core", "worker_cpu_pct_core", "postgres_cpu_pct_core", "redis_cpu_pct_core",
+                   "harness_cpu_pct_core", "settle_s", "cpu_us_per_event_server", "cpu_us_per_event_worker",
+                   "cpu_us_per_event_postgres", "cpu_us_per_event_redis", "cpu_us_per_event_harness"]
 
 SECTIONS = [
     ("Baseline: bare ASGI hello (closed loop, keep-alive)", "baseline.hello", None),
@@ -239,8 +294,10 @@ SECTIONS = [
     ("Baseline: Celery no-op tasks", "baseline.celery", None),
     ("Tutorial-style pipeline: signed webhook → rep's socket (open loop)", "tutorial.webhook", WEBHOOK_COLUMNS),
     ("Switchboard: signed webhook → rep's socket (open loop)", "app.webhook", WEBHOOK_COLUMNS),
+    ("Statuses of a campaign: a burst of signed status webhooks → ticks on the reps' sockets", "app.statuses", None),
     ("Idle authenticated sockets", "app.idle", None),
     ("One event to a team of managers", "app.fanout", None),
+    ("Scale-out on one machine: one daphne + one worker vs two + two, at saturation", "app.scaleout", None),
     ("Sandbox dispatch", "app.dispatch", None),
     ("Campaign expansion", "app.campaign", None),
     ("Conversation list", "app.convlist", None),
@@ -257,9 +314,12 @@ def markdown(d: dict) -> str:
             f"{m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}. The load generator, the servers, PostgreSQL "
             "and Redis share this machine; other processes running at the same time show up in machine CPU.\n\n",
             "## Versions\n\n", ", ".join(f"{k} {val}" for k, val in v.items()) + "\n\n",
-            "## Targets (issue #10)\n\n", "| target | measured | met | what stands in the way |\n|---|---|---|---|\n"]
+            "## Targets (issue #14; rows marked (issue #10) are the earlier service targets)\n\n",
+            "| target | measured | met | what stands in the way |\n|---|---|---|---|\n"]
     for t in d["targets"]:
-        text.append(f"| {t['target']} | {_fmt(t['measured'])} | {'met' if t['met'] else 'NOT MET'} | {_fmt(t['blocker'])} |\n")
+        met = "reported" if t["met"] is None else "met" if t["met"] else "NOT MET"
+        text.append(f"| {t['target']} | {_fmt(t['measured'])} | {met} | {_fmt(t['blocker'])} |\n")
+    text += ["\n## What ran, at which sizes\n\n", what_ran(d)]
     for title, prefix, columns in SECTIONS:
         rows = [r for r in d["rows"] if r["kind"].startswith(prefix)]
         if rows or prefix != "error.":
@@ -268,6 +328,16 @@ def markdown(d: dict) -> str:
     text += ["\n## Setup of this run\n\n", "".join(f"- {k}: {_fmt(val)}\n" for k, val in d["setup"].items()),
              "\n## How to read this\n\n", METHOD]
     return "".join(text)
+
+
+def what_ran(d: dict) -> str:
+    seconds = d["setup"].get("phase_seconds", {})
+    lines = ["Phases (seconds): " + (", ".join(f"{k} {_fmt(v)}" for k, v in seconds.items()) or "none") + ".\n\n",
+             "| row | status | sizes |\n|---|---|---|\n"]
+    for r in d["rows"]:
+        sizes = ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
+        lines.append(f"| {r['name']} | {_fmt(r['status'] + (': ' + r['note'] if r['note'] else ''))} | {sizes} |\n")
+    return "".join(lines)
 
 
 METHOD = """\
@@ -288,6 +358,31 @@ METHOD = """\
   show how the server degrades, at a bounded cost in time.
 - Each socket count runs on a fresh daphne (and an emptied Redis): connect, idle measurement, a
   short warm-up, then the ladder.
+- **Audience**: every rep is in a team of `team_size` reps with `team_managers` managers, and there
+  is one admin. "N sockets" are the first N users of: the admin, then team by team its reps and its
+  managers; webhooks go to the reps among them, and the same frame on the managers' and the admin's
+  sockets is counted as `audience_frames` (anywhere else: misrouted). The tutorial pipeline gets the
+  same users' sockets, but its consumer sends each socket only its own user's frames.
+- **CPU per event** (`cpu_us_per_event_*`): CPU seconds of each process tree from the first send
+  of a step until it settled, divided by the frames delivered: server = the daphne process, worker =
+  the app's Celery worker (the relay runs in the process that commits, so it is inside the worker's
+  figure), postgres = every PostgreSQL process on the machine, harness = the load generator and the
+  socket clients. The bench's own Celery workers are stopped while the app is measured.
+- **Status burst**: `status_messages` outbound WhatsApp messages are inserted as `sent` with external
+  ids (one INSERT … SELECT), spread over the conversations of the connected reps; then one signed
+  status webhook per message and status (sent, delivered, read, in three waves), shaped like
+  `platforms/tests/fixtures/whatsapp/status__*.json`, open loop at `status_rate`. `applied_read` counts
+  the messages whose row is `read` once the drain ended; a tick is a `message.updated` (or
+  `messages.changed`) frame for one of those messages on its rep's socket; `tick_after_end_*` is its
+  arrival minus the last send (0 if before), `..._p99_of_all_ms` counts a missing read tick as
+  infinitely late ("—" when more than 1 % are missing). The harness waits at most `status_cap_s`.
+- **Scale-out**: 1 daphne + 1 worker (`celery worker -c 2`, as `make run` starts it), then 2 + 2, each
+  on an emptied Redis; `scaleout_sockets` sockets alternate between the servers, webhooks alternate
+  between them at `scaleout_rate` (above what the machine processes). Throughput = frames that reached
+  their rep's socket per second between `scaleout_warm_s` after the first send and the last send; the
+  backlog left is discarded (stored webhooks not yet processed are deleted), not waited for.
+- **Idle**: the daphne process's peak RSS and its CPU over `idle_window_s` with every socket open
+  and nothing sent; the row says how many sockets were opened and, if fewer than asked, why.
 - **CPU**: `machine_cpu_pct` is percent of all cores; `*_cpu_pct_core` is percent of one core of a
   process tree, measured while sending (server: the daphne process; postgres: every PostgreSQL
   process on the machine). **RSS** is the daphne process's peak resident memory during the idle window.

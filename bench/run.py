@@ -1,12 +1,20 @@
 """`make bench`: baselines and Switchboard's scenarios on this machine → bench/RESULTS.md, bench/results.json.
 
-    python -m bench.run             full sizes (< 30 min), writes bench/RESULTS.md and bench/results.json
-    python -m bench.run --smoke     tiny sizes (< 60 s), writes bench/out/smoke/ unless --out is given
+    python -m bench.run             full sizes (< 25 min), writes bench/RESULTS.md and bench/results.json
+    python -m bench.run --smoke     tiny sizes (< 90 s), writes bench/out/smoke/ unless --out is given
     python -m bench.run --only baselines,app   run some phases only
+    python -m bench.run --only statuses --size status_messages=1000 --out /tmp/b   one phase, smaller
+
+Phases: baselines (ASGI hello, Redis, layers, PostgreSQL, Celery), tutorial (the tutorial-style
+pipeline's ladder), app (webhook ladder with 1,000 sockets of reps, their managers and the admin;
+10,000 idle sockets), statuses (30,000 status webhooks of a 10,000-message campaign), scaleout
+(1 daphne + 1 worker vs 2 + 2 at saturation), services (dispatch, campaign, conversation list),
+fanout (one event to 1,000 managers).
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import os
 import sys
@@ -20,7 +28,8 @@ from bench.config import FULL, SMOKE, Ctx
 from bench.procs import ROOT, server_env, start_celery, start_redis, wait_celery
 from bench.sockets import raise_open_files
 
-PHASES = ("baselines", "tutorial", "app", "services", "fanout")  # fan-out last: its cost is the least predictable
+# Fan-out last: its cost is the least predictable.
+PHASES = ("baselines", "tutorial", "app", "statuses", "scaleout", "services", "fanout")
 
 
 def parse(argv):
@@ -29,7 +38,20 @@ def parse(argv):
     p.add_argument("--out", help="directory for results.json and RESULTS.md (default: bench/, or bench/out/smoke with --smoke)")
     p.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases among {', '.join(PHASES)}")
     p.add_argument("--sockets", help="socket counts of the app phase, e.g. 1000 (default: the full ladder)")
+    p.add_argument("--size", action="append", default=[], metavar="FIELD=VALUE",
+                   help="override one size of bench/config.py, e.g. --size idle_sockets='(2000,)' --size status_messages=1000")
     args = p.parse_args(argv)
+    fields = set(FULL.__dataclass_fields__)
+    sizes = {}
+    for item in args.size:
+        key, _, value = item.partition("=")
+        if key not in fields:
+            p.error(f"--size {item!r}: no size {key!r} in bench/config.py")
+        try:
+            sizes[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            p.error(f"--size {item!r}: the value must be a Python literal")
+    args.size = sizes
     if args.sockets:
         try:
             args.sockets = tuple(int(n) for n in args.sockets.split(","))
@@ -65,7 +87,8 @@ def setup(ctx: Ctx) -> None:
     for name in ("celery1", "celery2"):  # started now, ready by the time the baselines reach them
         ctx.procs[name] = start_celery(name, worker_env, ctx.log_dir)
     t0 = time.monotonic()
-    ctx.world = seed_people(reps=ctx.sizes.reps, managers=ctx.sizes.fanout_sockets)
+    ctx.world = seed_people(reps=ctx.sizes.reps, managers=ctx.sizes.fanout_sockets, team_size=ctx.sizes.team_size,
+                            team_managers=ctx.sizes.team_managers)
     from django.db import connection
 
     connection.close()
@@ -106,7 +129,7 @@ async def _sync(fn, *args):
 async def services(ctx: Ctx) -> None:
     from bench import appservices as a
 
-    workers = [p for n, p in ctx.procs.items() if n.startswith("celery")]
+    workers = _bench_workers(ctx, running=True)
     await asyncio.to_thread(wait_celery, workers)
     await phase(ctx, "dispatch", a.dispatch, ctx)
     for worker in workers:  # nothing may dispatch (campaign messages) while the next ones are measured
@@ -115,13 +138,29 @@ async def services(ctx: Ctx) -> None:
     await phase(ctx, "convlist", a.conversation_list, ctx)
 
 
+def _bench_workers(ctx: Ctx, *, running: bool) -> list:
+    """The baselines' and services' workers (bench.celery_app, same queue as the app's tasks): stopped
+    while the app's own worker(s) are measured, so those do all the app's work, restarted for the services."""
+    workers = [p for n, p in ctx.procs.items() if n.startswith("celery")]
+    for w in workers:
+        if running and not w.alive():
+            w.start()
+        elif not running:
+            w.stop()
+    return workers
+
+
 async def run_phases(ctx: Ctx, only: set[str]) -> None:
+    from bench import scale
     from bench import scenarios as s
 
     steps = {"baselines": (baselines, ctx), "tutorial": (s.tutorial_phase, ctx), "app": (s.app_phase, ctx),
+             "statuses": (scale.statuses_phase, ctx), "scaleout": (scale.scaleout_phase, ctx),
              "fanout": (s.fanout_phase, ctx), "services": (services, ctx)}
     for name in PHASES:
         if name in only:
+            if name not in ("baselines", "services", "tutorial"):
+                await asyncio.to_thread(_bench_workers, ctx, running=False)
             await phase(ctx, name, *steps[name])
 
 
@@ -152,6 +191,11 @@ def main(argv=None) -> int:
         from dataclasses import replace
 
         sizes = replace(sizes, webhook_sockets=args.sockets, idle_sockets=args.sockets)
+    if args.size:
+        from dataclasses import replace
+
+        sizes = replace(sizes, **args.size)
+        print(f"bench: sizes changed: {args.size}", flush=True)
     ctx = Ctx(sizes=sizes, smoke=smoke, out=out, log_dir=log_dir)
     ctx.meta["open_files_limit"] = raise_open_files()
     started = datetime.now(UTC)

@@ -1,10 +1,13 @@
 """Scenarios against real servers: signed webhooks → a rep's socket at fixed arrival rates (the app
-and the tutorial-style pipeline), idle authenticated sockets, and one event to a team of managers."""
+and the tutorial-style pipeline), idle authenticated sockets, and one event to a team of managers.
+Sockets are a real audience (World.socket_users): reps with their teams' managers and the admin."""
 from __future__ import annotations
 
 import asyncio
 import time
 from collections import Counter
+
+import psutil
 
 from bench.config import Ctx
 from bench.load import HttpPool, http_request, now, open_loop, summary
@@ -13,13 +16,16 @@ from bench.seed import issue_tickets, run_tag, whatsapp_webhook
 from bench.sockets import Fleet, marker
 
 STEP_IDS = iter(range(1, 10**6))
-KEEP_AFTER_APP = 540  # seconds of a full run kept for the services (~4 min) and the fan-out (~5 min)
+# Seconds of a full run kept for what follows the app phase: status burst (~3.5 min), scale-out
+# (~1.5 min), services (~2.5 min), fan-out (~1.5 min).
+KEEP_AFTER_APP = 540
 
 
 async def rate_step(ctx: Ctx, *, fleet: Fleet, pool: HttpPool, port: int, targets: list[tuple[int, str]], rate: float,
                     seconds: float, watch: dict[str, Proc], backlog=None, reserve: float = 60) -> dict:
     """One open-loop step: event i → targets[i % len] (user id, wa_id). Latency of every frame that
-    arrived; lost = never arrived while the server worked off the step (settle_s None: it never did)."""
+    arrived on the target's socket; lost = never arrived there while the server worked off the step
+    (settle_s None: it never did). CPU per event of each watched process over sending and settling."""
     step, n, tag = next(STEP_IDS), ctx.sizes.events(rate, seconds), run_tag()
     ts = int(time.time())
     reqs = []
@@ -41,27 +47,30 @@ async def rate_step(ctx: Ctx, *, fleet: Fleet, pool: HttpPool, port: int, target
             http_lat.append(t1 - t0)
 
     fleet.reset_marks()
-    cpu = CpuWatch(watch).start()
+    fleet.expect.update((mk, uid) for mk, uid, _ in reqs)
+    misrouted0, audience0 = fleet.misrouted, fleet.audience_frames
+    cpu, cpu_all = CpuWatch(watch).start(), CpuWatch(watch).start()
     run = await open_loop(rate, n, fire)
     cpu_figures = cpu.stop()
     settle_s = await _settle(ctx, lambda: fleet.per_step[step] >= n, run["tasks"],
                              (lambda: backlog.count(mark)) if backlog else None, reserve)
-    latencies, misrouted, arrivals = [], 0, []
-    for mk, uid, _ in reqs:
+    cpu_all.stop()
+    latencies, arrivals = [], []
+    for mk, _, _ in reqs:
         got = fleet.first.get(mk)
         if got and mk in sent:
             latencies.append(got[0] - sent[mk])
             arrivals.append(got[0])
-            misrouted += got[1] != uid
     first_fire, last_fire = run["t0"] + run["lags"][0], run["t0"] + (n - 1) / rate + run["lags"][-1]
     span = (max(arrivals) - first_fire) if arrivals else 0
     return {
         "events": n, "offered_per_s": rate, "sent_per_s": round((n - 1) / max(last_fire - first_fire, 1e-6), 1),
-        "delivered": len(latencies), "lost": n - len(latencies), "misrouted": misrouted,
+        "delivered": len(latencies), "lost": n - len(latencies), "misrouted": fleet.misrouted - misrouted0,
+        "audience_frames": fleet.audience_frames - audience0,
         "delivered_per_s": round(len(latencies) / span, 1) if span else 0.0,
         **summary(latencies), **summary(http_lat, "http_"), "http_ok": answers[200], "http_failed": n - answers[200],
         "generator_lag_p99_ms": summary(run["lags"])["p99_ms"], "generator_stalls": pool.stalls - stalls0,
-        **cpu_figures, "settle_s": settle_s,
+        **cpu_figures, "settle_s": settle_s, **cpu_all.per_event(len(latencies)),
     }
 
 
@@ -117,7 +126,7 @@ def _qualifies(figures: dict) -> bool:
 
 
 async def ladder(ctx: Ctx, *, kind: str, label: str, fleet: Fleet, port: int, targets, rates, watch, backlog,
-                 reserve: float) -> None:
+                 reserve: float, sockets: int) -> None:
     """Rates in order; once one misses p99 < 100 ms, the higher ones send for overload_step_s only."""
     s = ctx.sizes
     pool = HttpPool(port)
@@ -125,8 +134,9 @@ async def ladder(ctx: Ctx, *, kind: str, label: str, fleet: Fleet, port: int, ta
     carry, short = None, False
     for rate in rates:
         seconds = min(s.step_s, s.overload_step_s) if short else s.step_s
-        params = {"sockets": len(targets), "rate_per_s": rate, "step_s": seconds, "payload": "whatsapp"}
-        name = f"{label}: {len(targets)} sockets at {rate}/s"
+        params = {"sockets": sockets, "connected": fleet.size, "rep_targets": len(targets), "rate_per_s": rate,
+                  "step_s": seconds, "payload": "whatsapp"}
+        name = f"{label}: {fleet.size} sockets ({len(targets)} reps) at {rate}/s"
         if carry or ctx.spare(reserve + 90) < 0:
             ctx.skip(kind, name, params, "skipped", carry or "time budget of the run is used up")
             continue
@@ -174,8 +184,10 @@ async def connect_users(ctx: Ctx, fleet: Fleet, user_ids: list[int], path: str =
             "rate": round(counts["connected"] / max(seconds, 1e-6), 1)}
 
 
-async def idle_point(ctx: Ctx, fleet: Fleet, server: Proc, rss0: int, connect: dict) -> None:
+async def idle_point(ctx: Ctx, fleet: Fleet, server: Proc, rss0: int, connect: dict, tier: int) -> None:
+    """RSS and CPU of the daphne process while `tier` sockets (as many as could be opened) sit idle."""
     await fleet.quiet(ctx.sizes.quiet_s, 30)
+    frames0 = fleet.frames
     cpu = CpuWatch({"server": server}).start()
     peak, t_end = server.rss(), now() + ctx.sizes.idle_window_s
     while now() < t_end:
@@ -183,11 +195,22 @@ async def idle_point(ctx: Ctx, fleet: Fleet, server: Proc, rss0: int, connect: d
         peak = max(peak, server.rss())
     figures = cpu.stop()
     n = fleet.size
-    ctx.add("app.idle", f"{n} idle authenticated sockets", {"sockets": n, "window_s": ctx.sizes.idle_window_s},
-            {"server_rss_mb": round(peak / 2**20, 1), "rss_per_socket_kb": round((peak - rss0) / max(n, 1) / 1024, 1),
+    try:
+        fds, fd_limit = server.ps.num_fds(), server.ps.rlimit(psutil.RLIMIT_NOFILE)[0]
+    except (psutil.Error, AttributeError):
+        fds = fd_limit = None
+    failures = {k: v for k, v in connect.items() if k.startswith("failed: ")}
+    note = "" if n >= tier else (f"{n} of {tier} sockets opened: {connect.get('failed', 0)} failed"
+                                 f"{' (' + ', '.join(f'{k[8:]} ×{v}' for k, v in failures.items()) + ')' if failures else ''}, "
+                                 f"{connect.get('not_attempted', 0)} not attempted within the run's time budget; "
+                                 f"harness open-files limit {ctx.meta.get('open_files_limit')}, server's {fd_limit}")
+    ctx.add("app.idle", f"{n} idle authenticated sockets", {"sockets": tier, "connected": n, "window_s": ctx.sizes.idle_window_s},
+            {"connected": n, "server_rss_mb": round(peak / 2**20, 1), "rss_per_socket_kb": round((peak - rss0) / max(n, 1) / 1024, 1),
              "server_cpu_pct_core": figures["server_cpu_pct_core"], "machine_cpu_pct": figures["machine_cpu_pct"],
+             "frames_per_s": round((fleet.frames - frames0) / cpu.wall, 1),
              "redis_rss_mb": round(ctx.procs["redis"].rss() / 2**20, 1), "connect_per_s": connect["rate"],
-             "connect_failed": connect.get("failed", 0), "closed_by_server": fleet.closed_by_server})
+             "connect_failed": connect.get("failed", 0), "not_attempted": connect.get("not_attempted", 0),
+             "server_fds": fds, "server_fd_limit": fd_limit, "closed_by_server": fleet.closed_by_server}, note=note)
 
 
 async def tutorial_phase(ctx: Ctx) -> None:
@@ -196,15 +219,23 @@ async def tutorial_phase(ctx: Ctx) -> None:
     proc, port = await asyncio.to_thread(start_daphne, "tutorial-daphne", "bench.tutorial.asgi:application", env, ctx.log_dir)
     fleet = Fleet(f"ws://127.0.0.1:{port}")
     try:
-        await connect_users(ctx, fleet, world.rep_users[:s.tutorial_sockets], "/ws/tutorial/{}/")
-        wa_of = dict(zip(world.rep_users, world.wa_ids, strict=True))
-        targets = [(uid, wa_of[uid]) for uid, _, _ in fleet.sockets]
+        # The same users as the app's sockets; the tutorial's consumer sends each only its own frames.
+        await connect_users(ctx, fleet, world.socket_users(s.tutorial_sockets), "/ws/tutorial/{}/")
+        targets = rep_targets(world, fleet)
         await ladder(ctx, kind="tutorial.webhook", label="tutorial pipeline webhook→socket", fleet=fleet, port=port,
                      targets=targets, rates=s.tutorial_rates, watch={"server": proc, "redis": ctx.procs["redis"]},
-                     backlog=None, reserve=KEEP_AFTER_APP + 600)
+                     backlog=None, reserve=KEEP_AFTER_APP + 600, sockets=s.tutorial_sockets)
     finally:
         proc.stop()
         await fleet.close_all()
+
+
+def rep_targets(world, fleet: Fleet) -> list[tuple[int, str]]:
+    """(user id, wa_id) of every connected rep; their audience is what the fleet may also see."""
+    wa_of = dict(zip(world.rep_users, world.wa_ids, strict=True))
+    targets = [(uid, wa_of[uid]) for uid, _, _ in fleet.sockets if uid in wa_of]
+    fleet.allowed.update((uid, world.audience(uid)) for uid, _ in targets)
+    return targets
 
 
 def _flush_redis(url: str) -> None:
@@ -244,7 +275,6 @@ async def _stop_app(ctx: Ctx, fleet: Fleet) -> None:
 async def app_phase(ctx: Ctx) -> None:
     """Per socket count, a fresh daphne: connect, measure idle, then the webhook ladder."""
     s, world = ctx.sizes, ctx.world
-    wa_of = dict(zip(world.rep_users, world.wa_ids, strict=True))
     for tier in sorted(set(s.webhook_sockets) | set(s.idle_sockets)):
         # Keep time for the services and the fan-out; connects run at ~50-100/s (one sync thread).
         need = KEEP_AFTER_APP + tier / 60 + 60 * (tier in s.idle_sockets) + 180 * (tier in s.webhook_sockets)
@@ -255,20 +285,20 @@ async def app_phase(ctx: Ctx) -> None:
         proc, port = await start_app(ctx)
         rss0 = proc.rss()
         fleet = Fleet(f"ws://127.0.0.1:{port}")
-        watch = {"server": proc, "redis": ctx.procs["redis"]}
+        watch = {"server": proc, "redis": ctx.procs["redis"], **({"worker": ctx.procs["app-worker"]} if "app-worker" in ctx.procs else {})}
         try:
-            connect = await connect_users(ctx, fleet, world.rep_users[:tier], within=max(30.0, ctx.spare(need - tier / 60)))
+            connect = await connect_users(ctx, fleet, world.socket_users(tier), within=max(30.0, ctx.spare(need - tier / 60)))
             print(f"  connected {fleet.size} sockets: {connect}", flush=True)
             if tier in s.idle_sockets:
-                await idle_point(ctx, fleet, proc, rss0, connect)
+                await idle_point(ctx, fleet, proc, rss0, connect, tier)
             if tier in s.webhook_sockets:
-                targets = [(uid, wa_of[uid]) for uid, _, _ in fleet.sockets]
+                targets = rep_targets(world, fleet)
                 warm = HttpPool(port)
                 await rate_step(ctx, fleet=fleet, pool=warm, port=port, targets=targets[:20], rate=20, seconds=s.warmup_s,
                                 watch=watch, backlog=WebhookBacklog)
                 warm.close()
                 await ladder(ctx, kind="app.webhook", label="app webhook→socket", fleet=fleet, port=port, targets=targets,
-                             rates=s.webhook_rates, watch=watch, backlog=WebhookBacklog, reserve=KEEP_AFTER_APP)
+                             rates=s.webhook_rates, watch=watch, backlog=WebhookBacklog, reserve=KEEP_AFTER_APP, sockets=tier)
         finally:
             await _stop_app(ctx, fleet)
 

@@ -2,10 +2,15 @@
 
 A marked frame is a `message.created` whose body carries `bm<step>x<index>z`; its arrival time
 (perf_counter, the clock the load generator stamps sends with) is kept per marker and socket.
+When the harness says which user a marker is for (`expect`), only that user's socket counts as its
+arrival; the same frame on the sockets of that rep's managers and admin (`allowed`) is counted as
+audience, anywhere else as misrouted. Status ticks (`message.updated` / `messages.changed` of the
+messages in `track`) are timed on their rep's socket.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import resource
 import time
@@ -40,6 +45,14 @@ class Fleet:
         self.frames = 0
         self.activity = 0  # frames other than the server's heartbeats
         self.closed_by_server = 0
+        self.expect: dict[str, int] = {}  # marker -> the user whose socket it is for
+        self.allowed: dict[int, frozenset[int]] = {}  # rep user -> other users shown the rep's events
+        self.misrouted = 0
+        self.audience_frames = 0
+        self.track: dict[int, int] = {}  # message id -> rep user whose socket shows its ticks
+        self.ticks: dict[tuple[int, str], float] = {}  # (message id, status) -> first arrival on the rep's socket
+        self.tick_counts: Counter = Counter()  # distinct (message, status) ticks on their rep's socket, by status
+        self.tick_audience = 0  # tick frames of tracked messages on the other sockets of their audience
 
     @property
     def size(self) -> int:
@@ -74,12 +87,11 @@ class Fleet:
                 if "message.created" in head:
                     found = MARK.search(text)
                     if found:
-                        t, key = now(), found.group(0)
-                        self.every[key].append(t)
-                        if key not in self.first:
-                            self.first[key] = (t, uid)
-                            self.per_step[int(found.group(1))] += 1
+                        self._marked(uid, found)
                     self.events["message.created"] += 1
+                elif self.track and ("message.updated" in head or "messages.changed" in head):
+                    self._tick(uid, text)
+                    self.events["messages.changed" if "messages.changed" in head else "message.updated"] += 1
                 elif '"event"' in head:
                     self.events[head.split('"event"', 1)[1].split('"')[1]] += 1
         except websockets.ConnectionClosed:
@@ -88,9 +100,38 @@ class Fleet:
             if ws.close_code not in (None, 1000):
                 self.closed_by_server += 1
 
+    def _marked(self, uid: int, found: re.Match) -> None:
+        t, key = now(), found.group(0)
+        self.every[key].append(t)
+        want = self.expect.get(key)
+        if want is None or want == uid:
+            if key not in self.first:
+                self.first[key] = (t, uid)
+                self.per_step[int(found.group(1))] += 1
+        elif uid in self.allowed.get(want, ()):
+            self.audience_frames += 1
+        else:
+            self.misrouted += 1
+
+    def _tick(self, uid: int, text: str) -> None:
+        t = now()
+        data = json.loads(text).get("data") or {}
+        for item in data["messages"] if "messages" in data else [data]:
+            owner = self.track.get(item.get("id"))
+            if owner is None:
+                continue
+            if owner == uid:
+                key = (item["id"], item.get("status"))
+                if key not in self.ticks:
+                    self.ticks[key] = t
+                    self.tick_counts[key[1]] += 1
+            else:
+                self.tick_audience += 1
+
     def reset_marks(self) -> None:
         self.first.clear()
         self.every.clear()
+        self.expect.clear()
 
     async def close_all(self) -> None:
         async def close(ws, task):
