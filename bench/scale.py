@@ -139,8 +139,13 @@ async def statuses_phase(ctx: Ctx) -> None:
             "waited_after_burst_s": round(now() - burst_sent, 1), **cpu_figures,
             **{k.replace("per_event", "per_status_webhook"): v for k, v in cpu.per_event(len(reqs)).items()},
         }
-        note = "" if counts.get("read", 0) >= count else (
-            f"{count - counts.get('read', 0)} messages not read in the database {cap:.0f} s after the burst (cap)")
+        notes = [] if counts.get("read", 0) >= count else [
+            f"{count - counts.get('read', 0)} messages not read in the database {cap:.0f} s after the burst (cap)"]
+        if figures["sent_per_s"] < 0.9 * rate:
+            notes.append(f"the generator sent {figures['sent_per_s']}/s, not {rate}/s: answers took p50 "
+                         f"{figures['http_p50_ms']} ms and {pool.stalls} requests waited for one of the "
+                         f"{pool.max_conns} connections")
+        note = "; ".join(notes)
         ctx.add("app.statuses", name, {**params, "connected": fleet.size, "reps": len(owners)}, figures, note=note)
     finally:
         pool.close()
