@@ -60,6 +60,14 @@ def _discard_unprocessed(after: int) -> int:
     return WebhookEvent.objects.filter(id__gt=after, state="received").delete()[0]
 
 
+async def _discard_backlog(ctx: Ctx, mark: int) -> None:
+    """After the servers and workers stopped: no stored webhook and no queued task of this phase is
+    left for a later phase's workers (the bench's own workers share the app's queue)."""
+    if mark:
+        await asyncio.to_thread(_closing, _discard_unprocessed, mark)
+    await asyncio.to_thread(_flush_redis, ctx.redis_url)
+
+
 async def statuses_phase(ctx: Ctx) -> None:
     """10,000 outbound messages seeded as `sent`; 30,000 signed status webhooks (sent, delivered, read
     of each, in that order: a campaign's statuses come in waves) open loop; then until every message
@@ -150,8 +158,7 @@ async def statuses_phase(ctx: Ctx) -> None:
     finally:
         pool.close()
         await _stop_app(ctx, fleet)
-        if mark:
-            await asyncio.to_thread(_closing, _discard_unprocessed, mark)
+        await _discard_backlog(ctx, mark)
 
 
 async def _start_stack(ctx: Ctx, n: int) -> tuple[list[Proc], list[int], list[Proc]]:
@@ -238,7 +245,7 @@ async def _saturate(ctx: Ctx, n: int) -> dict:
         await asyncio.gather(*(asyncio.to_thread(proc.stop) for proc in servers + workers))
         for fleet in fleets:
             await fleet.close_all()
-        await asyncio.to_thread(_closing, _discard_unprocessed, mark)
+        await _discard_backlog(ctx, mark)
 
 
 async def scaleout_phase(ctx: Ctx) -> None:
