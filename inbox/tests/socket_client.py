@@ -14,12 +14,14 @@ class Socket:
         self.ws = ws
 
     @classmethod
-    async def open(cls, base_url: str, user=None, *, ticket: str | None = None, origin: str | None = None) -> Socket:
+    async def open(cls, base_url: str, user=None, *, ticket: str | None = None, origin: str | None = None,
+                   after: int | None = None) -> Socket:
         from asgiref.sync import sync_to_async
 
         if ticket is None and user is not None:
             ticket = (await sync_to_async(ticket_issue)(user=user)).key
-        url = base_url.replace("http://", "ws://") + "/ws/inbox/" + (f"?ticket={ticket}" if ticket else "")
+        query = "&".join(([f"ticket={ticket}"] if ticket else []) + ([f"after={after}"] if after is not None else []))
+        url = base_url.replace("http://", "ws://") + "/ws/inbox/" + (f"?{query}" if query else "")
         headers = {"Origin": origin} if origin else None
         ws = await websockets.connect(url, additional_headers=headers, max_size=2**22)
         return cls(ws)
