@@ -11,9 +11,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
+from config.daphne_tuning import skip_form_parsing  # noqa: E402
 from core.ws_auth import OriginCheck  # noqa: E402
 from inbox.consumers import InboxConsumer  # noqa: E402
 from webhooks.asgi import with_webhooks  # noqa: E402
+
+skip_form_parsing()
 
 application = ProtocolTypeRouter(
     {

@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -30,6 +31,16 @@ from inbox.socket_state import REPLAY_PAGE, connect_identity, replay_after, sock
 class InboxConsumer(AsyncWebsocketConsumer):
     user_id: int | None = None
     server_seq = 0
+
+    async def dispatch(self, message):
+        """As Channels does, without its `aclose_old_connections()` before every message: that is a
+        hop onto the one shared sync thread for each frame to each socket (18 % of the server's
+        event loop at 250 webhooks/s, bench/DECISIONS.md). Every database call here goes through
+        database_sync_to_async, which closes stale connections around itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self):
         await self.accept()

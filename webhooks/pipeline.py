@@ -260,9 +260,9 @@ def _enqueue() -> None:
         close_old_connections()
 
 
-# Worker mode: one broker publish per 5 ms at most; each task drains every stored event in
+# Worker mode: one broker publish per 20 ms at most; each task drains every stored event in
 # batches. Server mode: two threads of this process drain them (bench/RESULTS.md).
-_to_worker = Coalescer(_enqueue, gap=0.005)
+_to_worker = Coalescer(_enqueue, gap=0.02)
 _in_server = Coalescer(events_process_pending, parallel=2)
 
 
