@@ -130,6 +130,10 @@ class Adapter(Protocol):
     handshake_secret_names: tuple[str, ...]  # the secrets a handshake accepts; () without one
     handshake: Handshake | None  # the GET subscription check, where the platform has one
 
+    def template_for(self, *, name: str, language: str, body: str, variables: dict) -> dict | None:
+        """The provider template `send` takes for one of ours (its platform `name`, `language`, its
+        `body` with {placeholders} and the message's `variables`); None to send the rendered text."""
+
     def verify(self, *, request: RawRequest, secrets: list[str], now: float) -> bool:
         """Whether one of `secrets` signed the request; `now` (unix s) bounds replayed timestamps."""
 

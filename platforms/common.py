@@ -255,6 +255,11 @@ def post(
     )
 
 
+def no_provider_template(*, name: str, language: str, body: str, variables: dict) -> None:
+    """Adapter.template_for of a platform without provider templates: the rendered text goes out."""
+    return None
+
+
 def unsupported_template(platform: str) -> SendResult:
     return SendResult(
         ok=False,

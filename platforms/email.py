@@ -28,6 +28,7 @@ from .common import (
     form_fields,
     hmac_hex,
     matches_any,
+    no_provider_template,
     own_channel_keys,
     sha256_hex,
     unix_time,
@@ -42,6 +43,7 @@ secret_names = ("signing_key", "smtp_username", "smtp_password")
 signing_secret_names = ("signing_key",)  # Mailgun's webhook signing key
 handshake_secret_names = ()
 handshake = None
+template_for = no_provider_template  # the rendered text; the subject is the channel's
 
 
 def address_of(*, contact_id: str) -> str:

@@ -34,6 +34,7 @@ from .common import (
     get_number,
     get_str,
     load_json_object,
+    no_provider_template,
     unix_time,
     unsupported_template,
     with_keyword_opt_out,
@@ -54,6 +55,9 @@ class MetaMessaging:
     secret_names: tuple[str, ...] = meta.SECRET_NAMES
     signing_secret_names: tuple[str, ...] = meta.SIGNING_SECRET_NAMES
     handshake_secret_names: tuple[str, ...] = meta.HANDSHAKE_SECRET_NAMES
+
+    def template_for(self, *, name: str, language: str, body: str, variables: dict) -> None:
+        return no_provider_template(name=name, language=language, body=body, variables=variables)
 
     def verify(self, *, request: RawRequest, secrets: list[str], now: float) -> bool:
         return meta.verify(request=request, secrets=secrets, now=now)

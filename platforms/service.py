@@ -55,6 +55,7 @@ from .common import (
     hmac_hex,
     load_json_object,
     matches_any,
+    no_provider_template,
     own_channel_keys,
     post,
     sha256_hex,
@@ -70,6 +71,7 @@ secret_names = ("secret",)
 signing_secret_names = ("secret",)
 handshake_secret_names = ()
 handshake = None
+template_for = no_provider_template
 
 
 def address_of(*, contact_id: str) -> str:

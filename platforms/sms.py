@@ -33,6 +33,7 @@ from .common import (
     e164,
     form_fields,
     matches_any,
+    no_provider_template,
     post,
     sha256_hex,
     unsupported_template,
@@ -47,6 +48,7 @@ secret_names = ("auth_token",)
 signing_secret_names = ("auth_token",)  # Twilio signs with the account's auth token
 handshake_secret_names = ()
 handshake = None
+template_for = no_provider_template  # Twilio Content templates need a content_sid we do not store
 
 
 def address_of(*, contact_id: str) -> str:

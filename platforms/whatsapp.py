@@ -7,6 +7,7 @@ become kind "unsupported" rather than Ignored: the contact did write, which also
 """
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 
 import httpx
@@ -189,6 +190,23 @@ def _status(status: dict, channel_key: str, where: str) -> NormalizedEvent:
         error_code=dig(errors, 0, "code"),
         error_title=dig(errors, 0, "title") or dig(errors, 0, "message"),
     )
+
+
+def template_for(*, name: str, language: str, body: str, variables: dict) -> dict | None:
+    """Meta's template object: positional body parameters ({{1}}, {{2}}…) in the order our
+    placeholders first appear in the body, as the Cloud API documents; no parameters, no
+    components. Without a WhatsApp name there is no approved template: the text goes out."""
+    if not name:
+        return None
+    try:
+        names = list(dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(body) if field))
+    except ValueError:  # a stray brace: the body has no placeholders we can name
+        names = []
+    template: dict = {"name": name, "language": language or "en_US", "components": []}
+    if names:
+        parameters = [{"type": "text", "text": str(variables.get(n, ""))} for n in names]
+        template["components"] = [{"type": "body", "parameters": parameters}]
+    return template
 
 
 def send(

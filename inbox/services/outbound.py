@@ -207,9 +207,9 @@ def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx
     identity = message.conversation.contact.identities.filter(channel=channel).first()
     to = identity.external_id if identity else (message.conversation.contact.phone or message.conversation.contact.email)
     template = None
-    if message.template_id and message.template.whatsapp_name:
-        template = {"name": message.template.whatsapp_name, "language": message.template.whatsapp_language,
-                    "variables": message.variables}
+    if message.template_id:  # the platform's own template where it has one (WhatsApp), else the rendered text
+        template = adapter.template_for(name=message.template.whatsapp_name, language=message.template.whatsapp_language,
+                                        body=message.template.body, variables=message.variables or {})
     base_url = channel.config.get("api_base_url") or channel.internal_url or adapter.default_base_url
     config = {"name": channel.name, **channel.config}
     try:

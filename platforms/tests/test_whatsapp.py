@@ -271,3 +271,21 @@ def test_send_to_a_closed_port_is_retryable(http):
     result = whatsapp.send(client=http, base_url=f"http://127.0.0.1:{free_port()}", config={"phone_number_id": PNID},
                            secrets={"access_token": "t"}, to="1", text="x", idempotency_key="k")
     assert (result.ok, result.retryable, result.error_code) == (False, True, "ConnectError")
+
+
+def test_template_for_builds_positional_body_parameters_in_placeholder_order():
+    template = whatsapp.template_for(name="order_ready", language="pt_PT", body="Olá {name}, {order} pronta, {name}!",
+                                     variables={"order": "#42", "name": "Ada"})
+    assert template == {"name": "order_ready", "language": "pt_PT", "components": [
+        {"type": "body", "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "#42"}]}]}
+    assert whatsapp.template_for(name="hello", language="", body="Hello!", variables={}) == {
+        "name": "hello", "language": "en_US", "components": []}
+    assert whatsapp.template_for(name="", language="en_US", body="Hi {name}", variables={"name": "x"}) is None
+
+
+@given(st.lists(st.from_regex(r"[a-z]{1,8}", fullmatch=True), min_size=1, max_size=6))
+def test_template_for_has_one_parameter_per_distinct_placeholder(names):
+    body = " ".join(f"{{{n}}}" for n in names)
+    template = whatsapp.template_for(name="t", language="en_US", body=body, variables={n: n.upper() for n in names})
+    [component] = template["components"]
+    assert [p["text"] for p in component["parameters"]] == [n.upper() for n in dict.fromkeys(names)]

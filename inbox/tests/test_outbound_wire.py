@@ -1,0 +1,61 @@
+"""What a templated send puts on the wire, driven through dispatch against loopback fakes of the
+providers' APIs (platforms/tests/conftest.py), checked against the shapes they document."""
+from urllib.parse import parse_qs
+
+import pytest
+from django.utils import timezone
+
+from inbox.models import Message, Template
+from inbox.services.outbound import dispatch_due_messages
+from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
+from platforms.meta import GRAPH_VERSION
+from platforms.tests.conftest import provider  # noqa: F401 - the loopback provider fixture
+
+
+def _queue(conversation, template, variables, body):
+    return Message.objects.create(conversation=conversation, channel=conversation.channel, direction="out",
+                                  status="queued", template=template, variables=variables, body=body, due_at=timezone.now())
+
+
+@pytest.mark.django_db
+def test_a_whatsapp_template_with_two_body_parameters_goes_out_as_meta_documents(provider):  # noqa: F811
+    provider.reply(200, {"messaging_product": "whatsapp", "messages": [{"id": "wamid.T2"}]})
+    channel = make_channel("whatsapp", config={"phone_number_id": "106540352242922", "api_base_url": provider.base_url},
+                           secrets={"access_token": "token-1", "app_secret": "s"})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, external_id="351911111111")
+    template = Template.objects.create(name="order ready", body="Olá {name}, a encomenda {order} está pronta. {name}!",
+                                       whatsapp_name="order_ready", whatsapp_language="pt_PT")
+    message = _queue(conversation, template, {"name": "Ada", "order": "#42"}, "Olá Ada, a encomenda #42 está pronta. Ada!")
+    dispatch_due_messages(max_seconds=30, batch=10)
+
+    message.refresh_from_db()
+    assert (message.status, message.external_id) == ("sent", "wamid.T2")
+    assert provider.last.path == f"/{GRAPH_VERSION}/106540352242922/messages"
+    assert provider.last.headers["authorization"] == "Bearer token-1"
+    assert provider.last.json() == {
+        "messaging_product": "whatsapp", "recipient_type": "individual", "to": "351911111111", "type": "template",
+        "template": {"name": "order_ready", "language": {"code": "pt_PT"}, "components": [
+            {"type": "body", "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "#42"}]}]},
+        "biz_opaque_callback_data": f"switchboard-msg-{message.id}",
+    }
+
+
+@pytest.mark.django_db
+def test_an_sms_never_carries_a_whatsapp_template_name_it_sends_the_rendered_text(provider):  # noqa: F811
+    provider.reply(201, {"sid": "SM123", "status": "queued"})
+    channel = make_channel("sms", config={"account_sid": "AC1", "from_number": "+15550001111",
+                                          "api_base_url": provider.base_url}, secrets={"auth_token": "t"})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, external_id="+351911111111")
+    template = Template.objects.create(name="follow up", body="Hi {name}", whatsapp_name="follow_up")
+    message = _queue(conversation, template, {"name": "Ada"}, "Hi Ada")
+    dispatch_due_messages(max_seconds=30, batch=10)
+
+    message.refresh_from_db()
+    assert (message.status, message.external_id) == ("sent", "SM123")
+    form = parse_qs(provider.last.body.decode())
+    assert form["Body"] == ["Hi Ada"] and "ContentSid" not in form
+    assert form["To"] == ["+351911111111"] and form["From"] == ["+15550001111"]
