@@ -135,6 +135,9 @@ class SendFacts:
     min_gap_seconds: float = 0
     jitter_seconds: float = 0
     rand: float = 0.0  # drawn by the gatherer, so the decision stays pure
+    # The person's last message on *this* channel: the platforms' 24-hour windows are per channel.
+    channel_last_inbound_at: datetime | None = None
+    human_agent_tag: bool = False  # the Meta app may use the HUMAN_AGENT tag (7 days after the last message)
 
 
 Answer = tuple[Decision | None, tuple[Effect, ...]]
@@ -161,13 +164,37 @@ def rep_channel_present(f: SendFacts) -> Answer:
     return None, ()
 
 
+WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+META_MESSAGING = ("messenger", "instagram")
+
+
+def window_open(f: SendFacts) -> bool:
+    """Inside the platform's 24-hour window of the person's last message on this channel."""
+    last = f.channel_last_inbound_at
+    return last is not None and f.now - last <= WINDOW
+
+
 def whatsapp_window(f: SendFacts) -> Answer:
-    if f.channel_kind == "whatsapp" and not f.has_template:
-        last = f.contact.last_inbound_at
-        if last is None or f.now - last > timedelta(hours=24):
-            return Decision("fail", "whatsapp_24h_window",
-                            "WhatsApp's 24-hour window has closed: free text is refused, send a template"), ()
+    if f.channel_kind == "whatsapp" and not f.has_template and not window_open(f):
+        return Decision("fail", "whatsapp_24h_window",
+                        "WhatsApp's 24-hour window has closed: free text is refused, send a template"), ()
     return None, ()
+
+
+def meta_window(f: SendFacts) -> Answer:
+    """Messenger and Instagram answer within 24 hours of the person's last message (messaging_type
+    RESPONSE); after that only with the HUMAN_AGENT tag, up to 7 days, where the app has it."""
+    if f.channel_kind not in META_MESSAGING or window_open(f):
+        return None, ()
+    last = f.channel_last_inbound_at
+    if f.human_agent_tag and last is not None and f.now - last <= HUMAN_AGENT_WINDOW:
+        return None, ()
+    name = "Messenger" if f.channel_kind == "messenger" else "Instagram"
+    why = ("the person has not written on this channel" if last is None else
+           "more than 7 days since the person's last message" if f.human_agent_tag else
+           "the 24-hour window has closed and the channel has no HUMAN_AGENT tag permission")
+    return Decision("fail", f"{f.channel_kind}_24h_window", f"{name} refuses this message: {why}"), ()
 
 
 def campaign_window(f: SendFacts) -> Answer:
@@ -261,7 +288,7 @@ def pacing(f: SendFacts) -> Answer:
 
 
 CHECKS: tuple[Callable[[SendFacts], Answer], ...] = (
-    opted_out, rep_channel_present, whatsapp_window, campaign_window, quiet_hours, already_reserved,
+    opted_out, rep_channel_present, whatsapp_window, meta_window, campaign_window, quiet_hours, already_reserved,
     capacity, channel_rate, campaign_cap, pacing,
 )
 

@@ -41,6 +41,14 @@ from .common import (
 )
 
 
+def _messaging_type(config: dict) -> dict:
+    """RESPONSE inside the 24-hour window of the person's last message; after it Meta accepts only
+    a message tag, HUMAN_AGENT (a person answering, up to 7 days). The caller decided it may send."""
+    if config.get("within_24h", True):
+        return {"messaging_type": "RESPONSE"}
+    return {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+
+
 @dataclass(frozen=True)
 class MetaMessaging:
     """The platforms.base.Adapter for one Meta messaging product."""
@@ -104,7 +112,7 @@ class MetaMessaging:
             client,
             f"{base_url.rstrip('/')}/{meta.GRAPH_VERSION}/me/messages",
             token=secrets.get("access_token", ""),
-            payload={"recipient": {"id": to}, "messaging_type": "RESPONSE", "message": {"text": text}},
+            payload={"recipient": {"id": to}, "message": {"text": text}, **_messaging_type(config)},
             external_id=lambda body: dig(body, "message_id"),
         )
 

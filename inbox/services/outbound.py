@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from core.enqueue import task_enqueue
@@ -105,6 +105,12 @@ def _contact_facts(contact) -> sending.ContactFacts:
     )
 
 
+def _last_inbound_on(message: Message):
+    """The person's last message on the message's channel, over all their conversations there."""
+    return (Conversation.objects.filter(contact_id=message.conversation.contact_id, channel_id=message.channel_id)
+            .aggregate(last=Max("last_inbound_at"))["last"])
+
+
 def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: datetime) -> sending.SendFacts:
     """Everything decide() reads, read now. Caller holds the message and rep-channel row locks."""
     contact = message.conversation.contact
@@ -114,6 +120,7 @@ def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: da
         purpose=sending.MARKETING if message.campaign_recipient_id else sending.CONVERSATION,
         requires_opt_in=bool(message.channel.config.get("require_opt_in")),
         contact=_contact_facts(contact), has_rep_channel=rep_channel is not None, campaign=campaign,
+        channel_last_inbound_at=_last_inbound_on(message), human_agent_tag=bool(message.channel.config.get("human_agent_tag")),
     )
     if rep_channel is None:
         return facts
@@ -212,6 +219,9 @@ def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx
                                         body=message.template.body, variables=message.variables or {})
     base_url = channel.config.get("api_base_url") or channel.internal_url or adapter.default_base_url
     config = {"name": channel.name, **channel.config}
+    last = _last_inbound_on(message)
+    # decide() let it through: outside the 24-hour window that means with the HUMAN_AGENT tag.
+    config["within_24h"] = last is not None and timezone.now() - last <= sending.WINDOW
     try:
         return adapter.send(client=client, base_url=base_url, config=config, secrets=channel.secrets, to=to,
                             text=message.body, template=template, idempotency_key=f"switchboard-msg-{message.id}")

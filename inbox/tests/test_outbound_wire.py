@@ -1,11 +1,12 @@
 """What a templated send puts on the wire, driven through dispatch against loopback fakes of the
 providers' APIs (platforms/tests/conftest.py), checked against the shapes they document."""
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import pytest
 from django.utils import timezone
 
-from inbox.models import Message, Template
+from inbox.models import Conversation, Message, Template
 from inbox.services.outbound import dispatch_due_messages
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from platforms.meta import GRAPH_VERSION
@@ -59,3 +60,41 @@ def test_an_sms_never_carries_a_whatsapp_template_name_it_sends_the_rendered_tex
     form = parse_qs(provider.last.body.decode())
     assert form["Body"] == ["Hi Ada"] and "ContentSid" not in form
     assert form["To"] == ["+351911111111"] and form["From"] == ["+15550001111"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("hours_ago", "expected"), [
+    (2, {"messaging_type": "RESPONSE"}),
+    (30, {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}),
+])
+def test_messenger_answers_with_response_inside_24_hours_and_the_human_agent_tag_after(provider, hours_ago, expected):  # noqa: F811
+    provider.reply(200, {"recipient_id": "psid-1", "message_id": "m_1"})
+    channel = make_channel("messenger", config={"api_base_url": provider.base_url, "human_agent_tag": True},
+                           secrets={"access_token": "page-token", "app_secret": "s"})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, external_id="psid-1")
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(hours=hours_ago))
+    message = _queue(conversation, None, {}, "Still interested?")
+    dispatch_due_messages(max_seconds=30, batch=10)
+
+    message.refresh_from_db()
+    assert (message.status, message.external_id) == ("sent", "m_1")
+    assert provider.last.json() == {"recipient": {"id": "psid-1"}, "message": {"text": "Still interested?"}, **expected}
+
+
+@pytest.mark.django_db
+def test_messenger_after_24_hours_without_the_tag_is_refused_with_its_reason_and_nothing_is_sent(provider):  # noqa: F811
+    channel = make_channel("messenger", config={"api_base_url": provider.base_url},
+                           secrets={"access_token": "page-token", "app_secret": "s"})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, external_id="psid-2")
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now() - timedelta(hours=30))
+    message = _queue(conversation, None, {}, "Hello again")
+    dispatch_due_messages(max_seconds=30, batch=10)
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("failed", "messenger_24h_window")
+    assert "HUMAN_AGENT" in message.error_title
+    assert provider.requests == []
