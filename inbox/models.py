@@ -152,6 +152,7 @@ class Message(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     reply_to_external_id = models.CharField(max_length=200, blank=True)
+    subject = models.CharField(max_length=300, blank=True)  # an e-mail's subject: replies thread on it
     external_id = models.CharField(max_length=200, blank=True)
     template = models.ForeignKey(Template, null=True, blank=True, on_delete=models.SET_NULL)
     variables = models.JSONField(default=dict, blank=True)

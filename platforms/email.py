@@ -171,6 +171,9 @@ def send(
         message["To"] = to
         message["Subject"] = template.get("subject") or config.get("subject", "")
         message["Message-ID"] = message_id
+        if config.get("in_reply_to"):  # a reply: the person's mail client threads it
+            message["In-Reply-To"] = config["in_reply_to"]
+            message["References"] = config.get("references") or config["in_reply_to"]
         message["Date"] = formatdate(usegmt=True)
         message.set_content(text or template.get("text", ""))
     except ValueError as exc:  # CR/LF in a header: never retry

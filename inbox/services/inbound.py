@@ -131,7 +131,7 @@ def _store_known(known: list[tuple[Channel, InboundMessage, Conversation]]) -> i
 
 
 INSERTED = ("id", "conversation_id", "channel_id", "direction", "status", "kind", "body", "media_url", "media_type",
-            "latitude", "longitude", "reply_to_external_id", "external_id", "sent_at", "status_at", "created_at")
+            "latitude", "longitude", "reply_to_external_id", "external_id", "subject", "sent_at", "status_at", "created_at")
 
 
 def _insert(rows: list[Message]) -> None:

@@ -77,7 +77,7 @@ def inbound_message(*, channel: Channel, event: InboundMessage, conversation: Co
         status=Message.Status.RECEIVED if inbound else Message.Status.SENT,
         kind=event.kind, body=body, media_url=event.media_url, media_type=event.media_type,
         latitude=event.latitude, longitude=event.longitude,
-        reply_to_external_id=event.reply_to or event.reaction_to, external_id=event.external_id,
+        reply_to_external_id=event.reply_to or event.reaction_to, external_id=event.external_id, subject=event.subject[:300],
         sent_at=None if inbound else at, status_at=at,
     )
 

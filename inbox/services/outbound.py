@@ -206,13 +206,33 @@ def _fail(message: Message, code: str, reason: str) -> None:
     log.info("message failed", message=message.id, conversation=message.conversation_id, code=code)
 
 
+def _thread_headers(message: Message) -> dict:
+    """A reply in an e-mail thread: "Re: " the person's last subject, In-Reply-To their last mail
+    and References the thread so far (RFC 5322 §3.6.4), so it lands in the same thread."""
+    thread = list(Message.objects.filter(conversation_id=message.conversation_id, id__lt=message.id).exclude(external_id="")
+                  .order_by("-id").values_list("direction", "external_id", "subject")[:20])
+    last_in = next((t for t in thread if t[0] == Message.Direction.INBOUND), None)
+    if last_in is None:
+        return {}
+    subject = last_in[2]
+    headers = {"in_reply_to": last_in[1], "references": " ".join(t[1] for t in reversed(thread) if t[1].startswith("<"))}
+    if subject:
+        headers["subject"] = subject if subject[:3].lower() == "re:" else f"Re: {subject}"
+    return headers
+
+
 def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx.Client) -> SendResult:
     if rep_channel.sandbox:
         return SendResult(ok=True, external_id=f"sandbox-{uuid.uuid4().hex}", status_code=200, response={"sandbox": True})
     channel = message.channel
     adapter = get_adapter(channel.kind)
     identity = message.conversation.contact.identities.filter(channel=channel).first()
-    to = identity.external_id if identity else (message.conversation.contact.phone or message.conversation.contact.email)
+    contact = message.conversation.contact
+    # An e-mail goes to an e-mail address only; every other platform takes the phone number.
+    to = identity.external_id if identity else (contact.email if channel.kind == "email" else contact.phone)
+    if not to:
+        return SendResult(ok=False, error_code="no_address",
+                          error_title=f"the contact has no {'e-mail address' if channel.kind == 'email' else 'phone number'} for {channel.kind}")
     template = None
     if message.template_id:  # the platform's own template where it has one (WhatsApp), else the rendered text
         template = adapter.template_for(name=message.template.whatsapp_name, language=message.template.whatsapp_language,
@@ -222,6 +242,8 @@ def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx
     last = _last_inbound_on(message)
     # decide() let it through: outside the 24-hour window that means with the HUMAN_AGENT tag.
     config["within_24h"] = last is not None and timezone.now() - last <= sending.WINDOW
+    if channel.kind == "email":
+        config |= _thread_headers(message)
     try:
         return adapter.send(client=client, base_url=base_url, config=config, secrets=channel.secrets, to=to,
                             text=message.body, template=template, idempotency_key=f"switchboard-msg-{message.id}")

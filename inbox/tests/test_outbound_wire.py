@@ -1,6 +1,7 @@
 """What a templated send puts on the wire, driven through dispatch against loopback fakes of the
 providers' APIs (platforms/tests/conftest.py), checked against the shapes they document."""
 from datetime import timedelta
+from email import message_from_bytes
 from urllib.parse import parse_qs
 
 import pytest
@@ -10,7 +11,11 @@ from inbox.models import Conversation, Message, Template
 from inbox.services.outbound import dispatch_due_messages
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from platforms.meta import GRAPH_VERSION
-from platforms.tests.conftest import provider  # noqa: F401 - the loopback provider fixture
+from platforms.tests.conftest import provider, smtp_server  # noqa: F401 - the loopback provider fixtures
+from salesreps.models import SalesRepChannel
+from webhooks import pipeline
+from webhooks.tests.signing import load
+from webhooks.tests.test_webhooks import channels_for, parsed, post
 
 
 def _queue(conversation, template, variables, body):
@@ -98,3 +103,48 @@ def test_messenger_after_24_hours_without_the_tag_is_refused_with_its_reason_and
     assert (message.status, message.error_code) == ("failed", "messenger_24h_window")
     assert "HUMAN_AGENT" in message.error_title
     assert provider.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_email_reply_goes_to_the_address_in_the_same_thread(client, smtp_server):  # noqa: F811
+    """Bob writes through the real webhook (Mailgun's shape); the rep's reply leaves by SMTP to his
+    address with "Re: " his subject, In-Reply-To his Message-Id and References, never to a phone."""
+    payload = load("email", "inbound__basic")
+    [channel] = channels_for("email", parsed("email", payload)).values()
+    channel.config = {"smtp_host": smtp_server.host, "smtp_port": smtp_server.port, "from_address": "sales@inbox.example.com",
+                      "subject": "A message from Switchboard"}
+    channel.save(update_fields=["config"])
+    SalesRepChannel.objects.filter(channel=channel).update(sandbox=False)
+    assert post(client, "email", payload).status_code == 200
+    pipeline.drain()
+    conversation = Conversation.objects.get(channel=channel)
+    conversation.contact.phone = "+15550009999"  # known too: must not be used for e-mail
+    conversation.contact.save(update_fields=["phone"])
+    reply = _queue(conversation, None, {}, "Here is your quote.")
+    dispatch_due_messages(max_seconds=30, batch=10)
+
+    reply.refresh_from_db()
+    assert reply.status == "sent", (reply.status, reply.error_code, reply.error_title)
+    [envelope] = smtp_server.envelopes
+    mail = message_from_bytes(envelope.original_content)
+    assert envelope.rcpt_tos == ["bob.lee@example.org"]
+    assert mail["Subject"] == "Re: Quote for 20 chairs"
+    assert mail["In-Reply-To"] == "<CAFx7w2s1kR9=abcDEF123@mail.example.org>"
+    assert "<CAFx7w2s1kR9=abcDEF123@mail.example.org>" in mail["References"]
+    assert mail["Message-ID"] == reply.external_id
+
+
+@pytest.mark.django_db
+def test_an_email_without_an_address_fails_with_its_reason(smtp_server):  # noqa: F811
+    channel = make_channel("email", config={"smtp_host": smtp_server.host, "smtp_port": smtp_server.port,
+                                            "from_address": "sales@inbox.example.com"})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, phone="+15550009999")
+    conversation.contact.identities.all().delete()
+    message = _queue(conversation, None, {}, "Hello")
+    dispatch_due_messages(max_seconds=30, batch=10)
+
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("failed", "no_address")
+    assert smtp_server.envelopes == []
