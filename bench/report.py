@@ -161,7 +161,7 @@ def targets(rows: list[dict], smoke: bool) -> list[dict]:
         # The burst must also have been taken at its rate: webhooks the server could not answer
         # are retried by the platform later, so "all applied" alone would round the row up.
         bool(f) and f.get("applied_read") == f.get("messages") and _le(f.get("tick_after_end_p99_of_all_ms"), 2000)
-        and not f.get("http_failed") and (f.get("sent_per_s") or 0) >= 0.9 * (f.get("rate_per_s") or r["sizes"].get("rate_per_s", 0)),
+        and not f.get("http_failed") and (f.get("sent_per_s") or 0) >= 0.9 * (r["params"].get("rate_per_s") or 0),
         _why(r, "statuses") if not f.get("http_failed") else
         f"the server answered {_n(f.get('sent_per_s'))} webhooks/s, not the burst's rate; " + _why(r, "statuses"))
     r = _pick(rows, "app.fanout.webhook", smoke)

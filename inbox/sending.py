@@ -128,7 +128,9 @@ class SendFacts:
     requires_opt_in: bool = False  # the channel sends marketing only to contacts who opted in to it
     has_rep_channel: bool = True
     campaign: CampaignFacts | None = None
-    reserved: bool = False  # capacity already reserved by an earlier claim of this message
+    # Capacity already reserved by an earlier claim of this message. Informative only: the counts
+    # given leave its own row out, so every rule decides again on each claim.
+    reserved: bool = False
     capacity: Capacity | None = None
     rates: tuple[RateUsage, ...] = ()
     last_sent_at: datetime | None = None
@@ -237,11 +239,6 @@ def quiet_hours(f: SendFacts) -> Answer:
     return None, ()
 
 
-def already_reserved(f: SendFacts) -> Answer:
-    # An earlier claim of this message reserved capacity (and passed the later rules then).
-    return (SEND if f.reserved else None), ()
-
-
 def capacity(f: SendFacts) -> Answer:
     cap = f.capacity
     if cap is None:
@@ -288,7 +285,7 @@ def pacing(f: SendFacts) -> Answer:
 
 
 CHECKS: tuple[Callable[[SendFacts], Answer], ...] = (
-    opted_out, rep_channel_present, whatsapp_window, meta_window, campaign_window, quiet_hours, already_reserved,
+    opted_out, rep_channel_present, whatsapp_window, meta_window, campaign_window, quiet_hours,
     capacity, channel_rate, campaign_cap, pacing,
 )
 

@@ -154,11 +154,15 @@ def message_activity(rep_channel: SalesRepChannel) -> SalesRepChannelActivity | 
             .select_related("activity").first())
 
 
-def used_on(*, activity: SalesRepChannelActivity, day: date) -> int:
-    return ActivityRecord.objects.filter(rep_channel_activity=activity, shift_day=day).count()
+def used_on(*, activity: SalesRepChannelActivity, day: date, exclude_message_id: int | None = None) -> int:
+    """The day's ledger rows of the activity; a claim re-checking a message it reserved earlier
+    leaves that message's own row out, so every rule runs again without counting it twice."""
+    records = ActivityRecord.objects.filter(rep_channel_activity=activity, shift_day=day)
+    return (records.exclude(message_id=exclude_message_id) if exclude_message_id else records).count()
 
 
-def capacity_of(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, at: datetime) -> rules.Capacity:
+def capacity_of(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, at: datetime,
+                exclude_message_id: int | None = None) -> rules.Capacity:
     """Everything the capacity check needs, read now (the rep joined: rep_channel.rep)."""
     schedule = schedule_for(rep_channel, activity, around=at)
     day = rules.shift_day(schedule=schedule, at=at)
@@ -167,17 +171,19 @@ def capacity_of(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivi
         schedule=schedule,
         available=rules.is_available(rep_available=rep_channel.rep.is_available, channel_available=rep_channel.is_available),
         max_capacity=max_capacity(rep_channel, activity), day=day, allowance=allowance, allowance_stored=stored,
-        used=used_on(activity=activity, day=day) if activity is not None else 0,
+        used=used_on(activity=activity, day=day, exclude_message_id=exclude_message_id) if activity is not None else 0,
     )
 
 
 # --- Today ----------------------------------------------------------------------------
 
-def channel_usage(*, channel: Channel, at: datetime) -> dict[str, dict]:
+def channel_usage(*, channel: Channel, at: datetime, exclude_message_id: int | None = None) -> dict[str, dict]:
     """The channel's rate limits against its ledger (every rep, every activity), over the rolling
     hour and day ending at `at`: {"channel_hourly": {limit, used, frees_at}, "channel_daily": …}."""
     out = {}
     records = ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel, performed_at__lte=at)
+    if exclude_message_id:  # a claim re-checking a message it reserved earlier: not counted twice
+        records = records.exclude(message_id=exclude_message_id)
     for name, limit, span in (("channel_hourly", channel.rate_limit_per_hour, timedelta(hours=1)),
                               ("channel_daily", channel.rate_limit_per_day, timedelta(days=1))):
         if limit is None:

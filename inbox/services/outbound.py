@@ -124,11 +124,14 @@ def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: da
     )
     if rep_channel is None:
         return facts
-    usage = channel_usage(channel=rep_channel.channel, at=now)
+    # A message reserved by an earlier claim runs every rule again (#16): its own ledger row is
+    # left out of the counts, so it neither blocks itself nor is counted twice.
+    usage = channel_usage(channel=rep_channel.channel, at=now, exclude_message_id=message.id)
     return replace(
         facts,
         reserved=ActivityRecord.objects.filter(message_id=message.id).exists(),
-        capacity=capacity_of(rep_channel=rep_channel, activity=message_activity(rep_channel), at=now),
+        capacity=capacity_of(rep_channel=rep_channel, activity=message_activity(rep_channel), at=now,
+                             exclude_message_id=message.id),
         rates=tuple(sending.RateUsage(code, u["limit"], u["used"], u["frees_at"]) for code, u in usage.items()),
         last_sent_at=rep_channel.last_sent_at, min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
         jitter_seconds=settings.SEND_JITTER_SECONDS, rand=random.random(),

@@ -1,5 +1,6 @@
 """What a templated send puts on the wire, driven through dispatch against loopback fakes of the
 providers' APIs (platforms/tests/conftest.py), checked against the shapes they document."""
+from datetime import time as dt_time
 from datetime import timedelta
 from email import message_from_bytes
 from urllib.parse import parse_qs
@@ -12,7 +13,7 @@ from inbox.services.outbound import dispatch_due_messages
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from platforms.meta import GRAPH_VERSION
 from platforms.tests.conftest import provider, smtp_server  # noqa: F401 - the loopback provider fixtures
-from salesreps.models import SalesRepChannel
+from salesreps.models import ActivityRecord, SalesRepChannel
 from webhooks import pipeline
 from webhooks.tests.signing import load
 from webhooks.tests.test_webhooks import channels_for, parsed, post
@@ -148,3 +149,31 @@ def test_an_email_without_an_address_fails_with_its_reason(smtp_server):  # noqa
     message.refresh_from_db()
     assert (message.status, message.error_code) == ("failed", "no_address")
     assert smtp_server.envelopes == []
+
+
+@pytest.mark.django_db
+def test_a_retry_after_the_shift_ended_is_deferred_not_sent(provider):  # noqa: F811
+    """The first claim reserves capacity and meets a provider hiccup (retryable); the retry comes
+    after the rep's shift: every rule runs again, so it waits for the next shift instead of going."""
+    provider.reply(503, b"<html>busy</html>")
+    channel = make_channel("sms", config={"account_sid": "AC1", "from_number": "+15550001111",
+                                          "api_base_url": provider.base_url}, secrets={"auth_token": "t"})
+    rep = make_rep()
+    now = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    make_rep_channel(rep, channel, sandbox=False, start=dt_time(9), end=dt_time(17), tz="UTC")
+    conversation = make_conversation(rep, channel, external_id="+351911111111")
+    message = _queue(conversation, None, {}, "Following up")
+    Message.objects.filter(pk=message.pk).update(due_at=now)
+    dispatch_due_messages(max_seconds=30, batch=10, now=now)
+    message.refresh_from_db()
+    assert message.status == "queued" and ActivityRecord.objects.filter(message_id=message.id).count() == 1
+    assert len(provider.requests) == 1
+
+    provider.reply(201, {"sid": "SM9"})
+    evening = now.replace(hour=18)
+    Message.objects.filter(pk=message.pk).update(due_at=evening)
+    dispatch_due_messages(max_seconds=30, batch=10, now=evening)
+    message.refresh_from_db()
+    assert (message.status, message.defer_code) == ("deferred", "outside_shift")
+    assert message.due_at.hour == 9 and len(provider.requests) == 1  # not sent again after hours
+    assert ActivityRecord.objects.filter(message_id=message.id).count() == 1  # still reserved once
