@@ -14,6 +14,7 @@ app.conf.beat_schedule = {
     "dispatch-due": {"task": "inbox.tasks.dispatch_due", "schedule": 5.0},
     "sweep-webhooks": {"task": "webhooks.tasks.sweep", "schedule": 30.0},
     "wake-snoozed": {"task": "inbox.tasks.wake_snoozed", "schedule": 60.0},
+    "reconcile-expired": {"task": "inbox.tasks.reconcile_expired", "schedule": 60.0},
     "prune-events": {"task": "core.tasks.prune_events", "schedule": 3600.0},
     "relay-events": {"task": "core.tasks.relay_events", "schedule": 2.0},
     "campaigns-daily-stats": {"task": "campaigns.tasks.daily_stats_email", "schedule": crontab(hour=7, minute=0)},

@@ -204,6 +204,8 @@ WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 25, minimum=1)
 WS_SESSION_CHECK_SECONDS = 3
 # Pacing between sends of one rep-channel (seconds).
 SEND_MIN_GAP_SECONDS = float(env_int("SEND_MIN_GAP_MS", 0 if TESTING else 20000)) / 1000
+# How long a provider may take to answer a send before the answer counts as lost (ambiguous).
+PROVIDER_TIMEOUT_SECONDS = env_int("PROVIDER_TIMEOUT_MS", 10000, minimum=100) / 1000
 SEND_JITTER_SECONDS = float(env_int("SEND_JITTER_MS", 0 if TESTING else 10000)) / 1000
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 120, minimum=5)
 # Where inbound webhooks are processed after they are stored: "worker" (a Celery task; the web

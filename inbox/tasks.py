@@ -2,7 +2,7 @@
 from celery import shared_task
 
 from inbox.services.conversations import conversations_wake_snoozed
-from inbox.services.outbound import dispatch_due_messages
+from inbox.services.outbound import dispatch_due_messages, messages_reconcile_expired
 
 
 @shared_task(ignore_result=True)
@@ -13,3 +13,9 @@ def dispatch_due() -> int:
 @shared_task(ignore_result=True)
 def wake_snoozed() -> int:
     return conversations_wake_snoozed()
+
+
+@shared_task(ignore_result=True)
+def reconcile_expired() -> int:
+    """Messages whose delivery stayed unknown past the timeout become failed, retryable by hand."""
+    return messages_reconcile_expired()

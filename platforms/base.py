@@ -61,6 +61,9 @@ class StatusUpdate:
     contact_id: str = ""
     error_code: str = ""
     error_title: str = ""
+    # What we sent along that the platform echoes on its statuses (WhatsApp's
+    # biz_opaque_callback_data): matches a send whose answer never arrived.
+    correlation_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ class SendResult:
     ok: bool
     external_id: str = ""
     retryable: bool = False  # 5xx, 429, timeouts
+    # The provider may have accepted it: a timeout or reset after the request was written, a 5xx
+    # without a body, an adapter error. Resent only where the provider deduplicates on our key.
+    ambiguous: bool = False
     status_code: int = 0
     error_code: str = ""
     error_title: str = ""

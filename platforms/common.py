@@ -215,6 +215,10 @@ def with_keyword_opt_out(message: InboundMessage, *, forced: bool = False) -> li
 # ---------------------------------------------------------------- sending
 
 
+# Failures before the request left: nothing reached the provider.
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
 def post(
     client: httpx.Client,
     url: str,
@@ -228,10 +232,10 @@ def post(
     other 4xx final, with the provider's code and title. Never raises for provider trouble."""
     try:
         response = client.post(url, **request)
-    except httpx.TransportError as exc:
-        # error_code is the exception's class so the caller can tell ConnectError (nothing left)
-        # from ReadTimeout (the provider may have sent it).
+    except NOT_SENT as exc:  # the request never reached the provider: safe to send again
         return SendResult(ok=False, retryable=True, error_code=type(exc).__name__, error_title=str(exc))
+    except httpx.TransportError as exc:  # after the request was written: the provider may have it
+        return SendResult(ok=False, retryable=True, ambiguous=True, error_code=type(exc).__name__, error_title=str(exc))
     except httpx.RequestError as exc:  # redirects, undecodable answer: retrying would not help
         return SendResult(ok=False, error_code=type(exc).__name__, error_title=str(exc))
     try:
@@ -248,6 +252,7 @@ def post(
     return SendResult(
         ok=False,
         retryable=retryable,
+        ambiguous=status >= 500 and not code,  # a gateway's 5xx, no provider error: it may have gone through
         status_code=status,
         error_code=code or str(status),
         error_title=title or response.reason_phrase,

@@ -178,6 +178,7 @@ def send(
         message.set_content(text or template.get("text", ""))
     except ValueError as exc:  # CR/LF in a header: never retry
         return SendResult(ok=False, error_code="invalid_message", error_title=str(exc))
+    sending = False
     try:
         port = int(config.get("smtp_port", 25))
         with smtplib.SMTP(config["smtp_host"], port, timeout=float(config.get("smtp_timeout", 10))) as smtp:
@@ -185,6 +186,7 @@ def send(
                 smtp.starttls()
             if secrets.get("smtp_password"):
                 smtp.login(secrets.get("smtp_username", ""), secrets["smtp_password"])
+            sending = True
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
@@ -192,7 +194,9 @@ def send(
     except smtplib.SMTPResponseException as exc:  # sender or data refused, authentication failed
         return _refused(exc.smtp_code, exc.smtp_error)
     except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused connections, timeouts
-        return SendResult(ok=False, retryable=True, error_code=type(exc).__name__, error_title=str(exc))
+        # Lost while the message was being handed over: the server may have queued it already
+        # (relays do not deduplicate on Message-ID). Before that, nothing left.
+        return SendResult(ok=False, retryable=True, ambiguous=sending, error_code=type(exc).__name__, error_title=str(exc))
     return SendResult(ok=True, external_id=message_id, response={"message_id": message_id})
 
 

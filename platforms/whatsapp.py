@@ -189,6 +189,7 @@ def _status(status: dict, channel_key: str, where: str) -> NormalizedEvent:
         contact_id=get_str(status, "recipient_id", where),
         error_code=dig(errors, 0, "code"),
         error_title=dig(errors, 0, "title") or dig(errors, 0, "message"),
+        correlation_id=str(status.get("biz_opaque_callback_data") or "")[:200],
     )
 
 

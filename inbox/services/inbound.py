@@ -15,6 +15,7 @@ Caller holds the transaction (webhooks.pipeline.events_process_batch).
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -166,15 +167,36 @@ def _contacts_seen(replies: dict[int, object]) -> None:
         )
 
 
+CORRELATION = re.compile(r"^switchboard-msg-(\d+)$")  # the idempotency key outbound sends along
+
+
+def _correlated(pairs) -> dict[tuple[int, str], Message]:
+    """Messages named by the statuses' correlation ids (ours, echoed back) that have no external id
+    yet: the answer to their send was lost (timeout, crash). Locked like the others."""
+    wanted = {}
+    for channel, event in pairs:
+        match = CORRELATION.match(event.correlation_id or "")
+        if match:
+            wanted[int(match.group(1))] = (channel.id, event.correlation_id)
+    if not wanted:
+        return {}
+    rows = Message.objects.filter(pk__in=list(wanted), external_id="").select_for_update(of=("self",)).order_by("id")
+    return {wanted[m.id]: m for m in rows if m.channel_id == wanted[m.id][0]}
+
+
 def statuses_apply(pairs: Sequence[tuple[Channel, StatusUpdate]]) -> int:
     """Apply each status to its message (locked in id order); returns how many messages moved."""
     if not pairs:
         return 0
     found = {(m.channel_id, m.external_id): m for m in Message.objects.filter(_by_channel(pairs, lambda e: e.external_id))
              .select_for_update(of=("self",)).order_by("id")}
+    correlated = _correlated([(c, e) for c, e in pairs if (c.id, e.external_id) not in found])
     history, moved = [], {}
     for channel, event in pairs:
-        message = found.get((channel.id, event.external_id))
+        message = found.get((channel.id, event.external_id)) or correlated.get((channel.id, event.correlation_id))
+        if message is not None and not message.external_id:  # a send whose answer never came: now it is known
+            message.external_id, message.defer_code, message.defer_reason = event.external_id, "", ""
+            found[(channel.id, event.external_id)] = message
         if message is None:
             log.warning("status for unknown message", channel=channel.id, external_id=event.external_id, status=event.status)
             continue
@@ -185,8 +207,8 @@ def statuses_apply(pairs: Sequence[tuple[Channel, StatusUpdate]]) -> int:
     MessageEvent.objects.bulk_create(history)
     if not moved:
         return 0
-    copy_update(Message, ["id", *messages.STATUS_FIELDS],
-                [(m.id, *(getattr(m, f) for f in messages.STATUS_FIELDS)) for m in moved.values()])
+    fields = [*messages.STATUS_FIELDS, "external_id", "defer_code", "defer_reason"]
+    copy_update(Message, ["id", *fields], [(m.id, *(getattr(m, f) for f in fields)) for m in moved.values()])
     audiences = audiences_of(Conversation.objects.filter(pk__in={m.conversation_id for m in moved.values()}).select_related("rep"))
     by_conversation = defaultdict(list)
     for message in moved.values():

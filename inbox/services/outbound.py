@@ -80,7 +80,7 @@ def claim_due(*, limit: int = 50, now: datetime | None = None) -> list[int]:
 def dispatch_due_messages(*, max_seconds: float = 20.0, batch: int = 50, now: datetime | None = None) -> int:
     """Drain due messages for a while; several workers may run this at once."""
     started, handled = _time.monotonic(), 0
-    with httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0)) as client:
+    with httpx.Client(timeout=httpx.Timeout(settings.PROVIDER_TIMEOUT_SECONDS, connect=5.0)) as client:
         while _time.monotonic() - started < max_seconds:
             ids = claim_due(limit=batch, now=now)
             if not ids:
@@ -169,10 +169,10 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
         open_attempt = message.attempts_log.filter(status_code=0, ok=False, retryable=False).order_by("-id").first()
         if open_attempt and not get_adapter(message.channel.kind).idempotent and not (rep_channel and rep_channel.sandbox):
             # A worker died between asking the provider and recording the answer: never resend blind.
-            message.needs_reconciliation = True
+            message.needs_reconciliation, message.lease_until, message.due_at = True, None, now + RECONCILE_AFTER
+            message.defer_code = "delivery_unknown"
             message.defer_reason = "delivery unknown after a worker crash: waiting for the platform's status"
-            message.lease_until = None
-            message.save(update_fields=["needs_reconciliation", "defer_reason", "lease_until"])
+            message.save(update_fields=["needs_reconciliation", "defer_reason", "defer_code", "lease_until", "due_at"])
             log.warning("message needs reconciliation", message=message.id)
             return message, None, sending.Decision("skip"), None
         decision = sending.decide(send_facts(message=message, rep_channel=rep_channel, now=now))
@@ -200,11 +200,12 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
         return message, attempt, decision, rep_channel
 
 
-def _fail(message: Message, code: str, reason: str) -> None:
+def _fail(message: Message, code: str, reason: str, *, release: bool = True) -> None:
     message.status, message.error_code, message.error_title = Message.Status.FAILED, code, reason[:300]
     message.defer_reason, message.defer_code, message.lease_until = "", "", None
     message.save(update_fields=["status", "error_code", "error_title", "defer_reason", "defer_code", "lease_until"])
-    ActivityRecord.objects.filter(message_id=message.id).delete()  # nothing left: the capacity is free again
+    if release:  # nothing left: the capacity is free again
+        ActivityRecord.objects.filter(message_id=message.id).delete()
     _emit(message)
     log.info("message failed", message=message.id, conversation=message.conversation_id, code=code)
 
@@ -252,7 +253,7 @@ def _provider_send(message: Message, rep_channel: SalesRepChannel, client: httpx
                             text=message.body, template=template, idempotency_key=f"switchboard-msg-{message.id}")
     except Exception as exc:  # an adapter bug must not strand the message in "sending"
         logger.exception("provider adapter raised")
-        return SendResult(ok=False, retryable=True, error_code="adapter_error", error_title=str(exc)[:300])
+        return SendResult(ok=False, retryable=True, ambiguous=True, error_code="adapter_error", error_title=str(exc)[:300])
 
 
 def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: datetime) -> None:
@@ -274,6 +275,8 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             log.info("message sent", message=message.id, conversation=message.conversation_id,
                      external_id=result.external_id, sandbox=attempt.sandbox)
             hooks.message_status_changed.call(message=message)
+        elif result.ambiguous and not attempt.sandbox and not get_adapter(message.channel.kind).idempotent:
+            _park_unknown(message, result, now)
         elif result.retryable and message.attempts < MAX_ATTEMPTS:
             backoff = min(600, 2 ** message.attempts) * (0.5 + random.random())
             message.status, message.due_at, message.lease_until = Message.Status.QUEUED, now + timedelta(seconds=backoff), None
@@ -282,6 +285,40 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
             log.warning("send will retry", message=message.id, attempt=message.attempts, code=result.error_code)
         else:
             _fail(message, result.error_code or str(result.status_code), result.error_title or "provider refused the message")
+
+
+RECONCILE_AFTER = timedelta(minutes=30)
+
+
+def _park_unknown(message: Message, result: SendResult, now: datetime) -> None:
+    """The provider may have the message: never resend it blind. It waits, as "delivery unknown",
+    for the platform's first status naming it (by external id or our correlation id); after
+    RECONCILE_AFTER with none, messages_reconcile_expired fails it for a rep to retry by hand."""
+    message.needs_reconciliation, message.lease_until, message.due_at = True, None, now + RECONCILE_AFTER
+    message.defer_code = "delivery_unknown"
+    message.defer_reason = f"delivery unknown ({result.error_code or result.status_code}): waiting for the platform's status"
+    message.save(update_fields=["needs_reconciliation", "lease_until", "due_at", "defer_code", "defer_reason"])
+    _emit(message)
+    log.warning("message delivery unknown", message=message.id, code=result.error_code)
+
+
+def messages_reconcile_expired(*, now: datetime | None = None) -> int:
+    """Fail what no status settled within RECONCILE_AFTER, with a reason a rep can act on (beat)."""
+    now = now or timezone.now()
+    failed = 0
+    for message_id in Message.objects.filter(status=Message.Status.SENDING, needs_reconciliation=True, due_at__lte=now).values_list("id", flat=True):
+        with transaction.atomic():
+            message = Message.objects.select_for_update(of=("self",)).filter(pk=message_id, status=Message.Status.SENDING,
+                                                                             needs_reconciliation=True).first()
+            if message is None:
+                continue
+            message.needs_reconciliation = False
+            message.save(update_fields=["needs_reconciliation"])
+            # The reservation stays: the message may have gone out and used the capacity.
+            _fail(message, "delivery_unknown", "no status from the platform: it may or may not have arrived. "
+                                               "Retry only if the person did not get it: it may arrive twice", release=False)
+            failed += 1
+    return failed
 
 
 def _remember_identity(message: Message) -> None:

@@ -1,5 +1,6 @@
 """What a templated send puts on the wire, driven through dispatch against loopback fakes of the
 providers' APIs (platforms/tests/conftest.py), checked against the shapes they document."""
+import json
 from datetime import time as dt_time
 from datetime import timedelta
 from email import message_from_bytes
@@ -9,13 +10,13 @@ import pytest
 from django.utils import timezone
 
 from inbox.models import Conversation, Message, Template
-from inbox.services.outbound import dispatch_due_messages
+from inbox.services.outbound import dispatch_due_messages, messages_reconcile_expired
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from platforms.meta import GRAPH_VERSION
 from platforms.tests.conftest import provider, smtp_server  # noqa: F401 - the loopback provider fixtures
 from salesreps.models import ActivityRecord, SalesRepChannel
 from webhooks import pipeline
-from webhooks.tests.signing import load
+from webhooks.tests.signing import SECRET, load
 from webhooks.tests.test_webhooks import channels_for, parsed, post
 
 
@@ -155,7 +156,7 @@ def test_an_email_without_an_address_fails_with_its_reason(smtp_server):  # noqa
 def test_a_retry_after_the_shift_ended_is_deferred_not_sent(provider):  # noqa: F811
     """The first claim reserves capacity and meets a provider hiccup (retryable); the retry comes
     after the rep's shift: every rule runs again, so it waits for the next shift instead of going."""
-    provider.reply(503, b"<html>busy</html>")
+    provider.reply(503, {"code": 20503, "message": "Service temporarily unavailable"})  # Twilio says so: not sent
     channel = make_channel("sms", config={"account_sid": "AC1", "from_number": "+15550001111",
                                           "api_base_url": provider.base_url}, secrets={"auth_token": "t"})
     rep = make_rep()
@@ -177,3 +178,70 @@ def test_a_retry_after_the_shift_ended_is_deferred_not_sent(provider):  # noqa: 
     assert (message.status, message.defer_code) == ("deferred", "outside_shift")
     assert message.due_at.hour == 9 and len(provider.requests) == 1  # not sent again after hours
     assert ActivityRecord.objects.filter(message_id=message.id).count() == 1  # still reserved once
+
+
+def _whatsapp_channel(provider):  # noqa: F811
+    channel = make_channel("whatsapp", routing_key="106540352242922",
+                           config={"phone_number_id": "106540352242922", "api_base_url": provider.base_url},
+                           secrets={"access_token": "token-1", "app_secret": SECRET})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, external_id="351911111111")
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    return channel, conversation
+
+
+def _status_webhook(client, *, wamid: str, correlation: str, status: str = "delivered"):
+    payload = json.loads(load("whatsapp", "status__delivered"))
+    entry = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+    entry.update(id=wamid, status=status, recipient_id="351911111111", biz_opaque_callback_data=correlation,
+                 timestamp=str(int(timezone.now().timestamp())))
+    assert post(client, "whatsapp", json.dumps(payload).encode()).status_code == 200
+    pipeline.drain()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_timeout_after_meta_accepted_is_not_resent_and_the_status_settles_it(client, provider, settings):  # noqa: F811
+    """Meta took the message but answered too late: delivery unknown, never sent twice; the status
+    webhook names it by our correlation id (biz_opaque_callback_data) and settles it."""
+    settings.PROVIDER_TIMEOUT_SECONDS = 0.3
+    provider.reply(200, {"messages": [{"id": "wamid.LATE"}]}, delay=1.0)
+    channel, conversation = _whatsapp_channel(provider)
+    message = _queue(conversation, None, {}, "Your order is ready")
+    dispatch_due_messages(max_seconds=30, batch=10)
+    message.refresh_from_db()
+    assert (message.status, message.needs_reconciliation, message.defer_code) == ("sending", True, "delivery_unknown")
+    assert "delivery unknown" in message.defer_reason
+    Message.objects.filter(pk=message.pk).update(due_at=timezone.now())  # even once due again
+    dispatch_due_messages(max_seconds=30, batch=10)
+    assert len(provider.requests) == 1  # not resent blind
+
+    _status_webhook(client, wamid="wamid.LATE", correlation=f"switchboard-msg-{message.id}")
+    message.refresh_from_db()
+    assert (message.status, message.external_id, message.needs_reconciliation, message.defer_code) == (
+        "delivered", "wamid.LATE", False, "")
+    assert list(message.events.values_list("status", flat=True)) == ["delivered"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delivery_unknown_past_the_timeout_fails_with_a_reason_and_a_rep_can_retry_it(client, provider, settings):  # noqa: F811
+    settings.PROVIDER_TIMEOUT_SECONDS = 0.3
+    provider.reply(200, {"messages": [{"id": "wamid.NEVER"}]}, delay=1.0)
+    channel, conversation = _whatsapp_channel(provider)
+    message = _queue(conversation, None, {}, "Hello?")
+    dispatch_due_messages(max_seconds=30, batch=10)
+    assert messages_reconcile_expired(now=timezone.now() + timedelta(minutes=29)) == 0
+    assert messages_reconcile_expired(now=timezone.now() + timedelta(minutes=31)) == 1
+    message.refresh_from_db()
+    assert (message.status, message.error_code) == ("failed", "delivery_unknown")
+    assert "may arrive twice" in message.error_title
+    assert ActivityRecord.objects.filter(message_id=message.id).count() == 1  # it may have used the capacity
+
+    provider.reply(200, {"messages": [{"id": "wamid.AGAIN"}]})
+    client.force_login(conversation.rep.user)
+    response = client.post(f"/api/messages/{message.id}/retry/")
+    assert response.status_code in (200, 201, 202), response.content
+    dispatch_due_messages(max_seconds=30, batch=10)
+    message.refresh_from_db()
+    assert (message.status, message.external_id) == ("sent", "wamid.AGAIN") and len(provider.requests) == 2
+    assert ActivityRecord.objects.filter(message_id=message.id).count() == 1  # reserved once, not twice

@@ -289,3 +289,24 @@ def test_template_for_has_one_parameter_per_distinct_placeholder(names):
     template = whatsapp.template_for(name="t", language="en_US", body=body, variables={n: n.upper() for n in names})
     [component] = template["components"]
     assert [p["text"] for p in component["parameters"]] == [n.upper() for n in dict.fromkeys(names)]
+
+
+@pytest.mark.parametrize(("case", "ambiguous"), [
+    ("connection refused", False),  # nothing left: safe to send again
+    ("answer too late", True),  # Meta may have it: reconcile, never resend blind
+    ("gateway 502 without a body", True),
+    ("Meta's own 500 error", False),
+])
+def test_failures_say_whether_meta_may_have_the_message(provider, http, case, ambiguous):
+    if case == "connection refused":
+        result = send(provider, http, base_url=f"http://127.0.0.1:{free_port()}")
+    elif case == "answer too late":
+        provider.reply(200, {"messages": [{"id": "wamid.X"}]}, delay=0.6)  # the client reads for 0.3 s
+        result = send(provider, http)
+    elif case == "gateway 502 without a body":
+        provider.reply(502, b"")
+        result = send(provider, http)
+    else:
+        provider.reply(500, {"error": {"message": "Service unavailable", "code": 2}})
+        result = send(provider, http)
+    assert (result.ok, result.retryable, result.ambiguous) == (False, True, ambiguous)
