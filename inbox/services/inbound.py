@@ -90,6 +90,8 @@ def messages_receive(pairs: Sequence[tuple[Channel, InboundMessage]]) -> int:
     batched, unopened = [], []
     for channel, event, contact in known:
         conversation = conversations.get((contact.id, channel.id))
+        if conversation and messages.own_echo(conversation, event):
+            continue  # our own send, echoed before its answer was recorded
         if conversation:
             batched.append((channel, event, conversation))
         else:

@@ -50,6 +50,8 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
         phone=event.contact_phone, email=event.contact_id if channel.kind == "email" else "",
     )
     conversation, _created = conversation_for_contact(contact=contact, channel=channel, lock=True)
+    if own_echo(conversation, event):
+        return None
     message = inbound_message(channel=channel, event=event, conversation=conversation)
     message.save()
     conversation.save(update_fields=conversation_after(conversation, message))
@@ -62,6 +64,16 @@ def message_receive(*, channel: Channel, event: InboundMessage) -> Message | Non
         hooks.contacts_replied.call(replies={contact.id: message.status_at})
     log_received(message, contact_id=contact.id)
     return message
+
+
+def own_echo(conversation: Conversation, event: InboundMessage) -> bool:
+    """Meta echoes what the page sent, ours included, sometimes before the send's answer is
+    recorded: an echo of a send of ours still waiting for that answer (same text, no external id
+    yet) is not a second message; the answer records the external id. Echoes of what someone
+    sent from Meta's own inbox are stored."""
+    return event.is_echo and Message.objects.filter(
+        conversation=conversation, direction=Message.Direction.OUTBOUND, status=Message.Status.SENDING,
+        external_id="", body=event.text).exists()
 
 
 def inbound_message(*, channel: Channel, event: InboundMessage, conversation: Conversation) -> Message:

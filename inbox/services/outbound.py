@@ -86,7 +86,10 @@ def dispatch_due_messages(*, max_seconds: float = 20.0, batch: int = 50, now: da
             if not ids:
                 break
             for message_id in ids:
-                message_dispatch(message_id=message_id, client=client, now=now)
+                try:
+                    message_dispatch(message_id=message_id, client=client, now=now)
+                except Exception:  # one message's error never holds the batch: its lease runs out, it is claimed again
+                    logger.exception("dispatch of message %s failed", message_id)
                 handled += 1
     return handled
 

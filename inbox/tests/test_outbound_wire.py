@@ -1,6 +1,8 @@
 """What a templated send puts on the wire, driven through dispatch against loopback fakes of the
 providers' APIs (platforms/tests/conftest.py), checked against the shapes they document."""
 import json
+import threading
+import time
 from datetime import time as dt_time
 from datetime import timedelta
 from email import message_from_bytes
@@ -16,6 +18,7 @@ from platforms.meta import GRAPH_VERSION
 from platforms.tests.conftest import provider, smtp_server  # noqa: F401 - the loopback provider fixtures
 from salesreps.models import ActivityRecord, SalesRepChannel
 from webhooks import pipeline
+from webhooks.models import WebhookEvent
 from webhooks.tests.signing import SECRET, load
 from webhooks.tests.test_webhooks import channels_for, parsed, post
 
@@ -245,3 +248,42 @@ def test_delivery_unknown_past_the_timeout_fails_with_a_reason_and_a_rep_can_ret
     message.refresh_from_db()
     assert (message.status, message.external_id) == ("sent", "wamid.AGAIN") and len(provider.requests) == 2
     assert ActivityRecord.objects.filter(message_id=message.id).count() == 1  # reserved once, not twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_messenger_echo_that_beats_the_send_answer_is_one_message_and_the_batch_goes_on(client, provider):  # noqa: F811
+    """Meta echoes our send (is_echo) before answering it: still one message row, sent, with the
+    platform's id; the other messages of the batch are sent too."""
+    provider.reply(200, {"recipient_id": "6532547436823742", "message_id": "m_ECHO0001"}, delay=1.0)
+    channel = make_channel("messenger", routing_key="107869478432619", config={"api_base_url": provider.base_url},
+                           secrets={"access_token": "page-token", "app_secret": SECRET})
+    rep = make_rep()
+    make_rep_channel(rep, channel, sandbox=False)
+    conversation = make_conversation(rep, channel, external_id="6532547436823742")
+    Conversation.objects.filter(pk=conversation.pk).update(last_inbound_at=timezone.now())
+    ours = _queue(conversation, None, {}, "Yes, it is! Want to see it Saturday?")
+    # another page (the fake answers every send with the same id, unique per channel)
+    other_channel = make_channel("messenger", routing_key="page-2", config={"api_base_url": provider.base_url},
+                                 secrets={"access_token": "page-token-2", "app_secret": SECRET})
+    make_rep_channel(rep, other_channel, sandbox=False)
+    other = _queue(make_conversation(rep, other_channel, external_id="psid-other"), None, {}, "Hi")
+    Conversation.objects.filter(pk=other.conversation_id).update(last_inbound_at=timezone.now())
+
+    def echo_while_the_send_waits():
+        time.sleep(0.4)
+        payload = load("messenger", "echo__basic")
+        assert post(client, "messenger", payload).status_code == 200
+        pipeline.drain()
+
+    echo = threading.Thread(target=echo_while_the_send_waits)
+    echo.start()
+    dispatch_due_messages(max_seconds=30, batch=10)
+    echo.join()
+
+    ours.refresh_from_db()
+    assert (ours.status, ours.external_id) == ("sent", "m_ECHO0001")
+    assert Message.objects.filter(channel=channel, external_id="m_ECHO0001").count() == 1
+    assert Message.objects.filter(conversation=conversation).count() == 1
+    assert WebhookEvent.objects.get().state == "processed"
+    other.refresh_from_db()
+    assert other.status == "sent"
