@@ -181,7 +181,9 @@ def channel_usage(*, channel: Channel, at: datetime, exclude_message_id: int | N
     """The channel's rate limits against its ledger (every rep, every activity), over the rolling
     hour and day ending at `at`: {"channel_hourly": {limit, used, frees_at}, "channel_daily": …}."""
     out = {}
-    records = ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel, performed_at__lte=at)
+    # No upper bound at `at`: a reservation another worker made while this one waited for the
+    # channel's lock is later than this worker's `at` and still counts.
+    records = ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel)
     if exclude_message_id:  # a claim re-checking a message it reserved earlier: not counted twice
         records = records.exclude(message_id=exclude_message_id)
     for name, limit, span in (("channel_hourly", channel.rate_limit_per_hour, timedelta(hours=1)),

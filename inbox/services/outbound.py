@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -169,6 +169,11 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
         # Lock the rep-channel row only (of=self): the joined rep and channel rows stay free.
         rep_channel = (SalesRepChannel.objects.select_for_update(of=("self",)).select_related("rep", "channel")
                        .filter(rep_id=rep_id, channel_id=message.channel_id).first())
+        if message.channel.rate_limit_per_hour is not None or message.channel.rate_limit_per_day is not None:
+            # Every rep of the channel counts against its rate limit: reps racing on one channel
+            # decide one at a time (a transaction-scoped lock, after the rows above: fixed order).
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [CHANNEL_RATE_LOCK, message.channel_id])
         open_attempt = message.attempts_log.filter(status_code=0, ok=False, retryable=False).order_by("-id").first()
         if open_attempt and not get_adapter(message.channel.kind).idempotent and not (rep_channel and rep_channel.sandbox):
             # A worker died between asking the provider and recording the answer: never resend blind.
@@ -291,6 +296,7 @@ def _record(message_id: int, attempt: DeliveryAttempt, result: SendResult, now: 
 
 
 RECONCILE_AFTER = timedelta(minutes=30)
+CHANNEL_RATE_LOCK = 0x5B_0E_7A_7E  # pg advisory lock class: one channel's rate-limited decisions
 
 
 def _park_unknown(message: Message, result: SendResult, now: datetime) -> None:

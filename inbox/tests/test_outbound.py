@@ -212,3 +212,31 @@ def test_failed_message_retried_by_hand_calls_the_provider_again():
     message.refresh_from_db()
     assert message.status == "sent"
     assert sum(provider.requests.values()) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_reps_racing_a_channel_limit_of_twenty_an_hour_send_exactly_twenty():
+    channel = make_channel(rate_limit_per_hour=20)
+    for _ in range(10):
+        rep = make_rep()
+        make_rep_channel(rep, channel)
+        queue(make_conversation(rep, channel), 5)
+    errors = []
+
+    def worker():
+        try:
+            dispatch(batch=2)  # small claims: the ten workers interleave on the one channel
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert Message.objects.filter(status="sent").count() == 20
+    assert ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel).count() == 20
+    assert set(Message.objects.exclude(status="sent").values_list("status", "defer_code")) == {("deferred", "channel_hourly")}
