@@ -207,6 +207,8 @@ SEND_MIN_GAP_SECONDS = float(env_int("SEND_MIN_GAP_MS", 0 if TESTING else 20000)
 # How long a provider may take to answer a send before the answer counts as lost (ambiguous).
 PROVIDER_TIMEOUT_SECONDS = env_int("PROVIDER_TIMEOUT_MS", 10000, minimum=100) / 1000
 SEND_JITTER_SECONDS = float(env_int("SEND_JITTER_MS", 0 if TESTING else 10000)) / 1000
+# A live reply (someone wrote on the channel in the last 24 h) waits only this long after the last send.
+REPLY_GAP_SECONDS = env_int("REPLY_GAP_MS", 0 if TESTING else 2000) / 1000
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 120, minimum=5)
 # Where inbound webhooks are processed after they are stored: "worker" (a Celery task; the web
 # process only verifies and stores, measured faster under load in bench/RESULTS.md) or "server"

@@ -136,6 +136,7 @@ class SendFacts:
     last_sent_at: datetime | None = None
     min_gap_seconds: float = 0
     jitter_seconds: float = 0
+    reply_gap_seconds: float = 0  # the gap between live replies (is_live_reply), a human's pace
     rand: float = 0.0  # drawn by the gatherer, so the decision stays pure
     # The person's last message on *this* channel: the platforms' 24-hour windows are per channel.
     channel_last_inbound_at: datetime | None = None
@@ -276,11 +277,22 @@ def campaign_cap(f: SendFacts) -> Answer:
     return None, (CampaignSendReserve(),)
 
 
+def is_live_reply(f: SendFacts) -> bool:
+    """A rep answering someone who wrote on this channel within the last 24 hours, outside any
+    campaign: a conversation, not outreach (#16)."""
+    return f.purpose == CONVERSATION and window_open(f)
+
+
 def pacing(f: SendFacts) -> Answer:
-    delay = rules.pacing_delay(last_sent_at=f.last_sent_at, now=f.now, min_gap_seconds=f.min_gap_seconds,
-                               jitter_seconds=f.jitter_seconds, rand=f.rand)
+    """Pacing (and its jitter) shapes outreach so platforms don't flag the rep as a robot; a live
+    reply only keeps a short human-scale gap (reply_gap_seconds), still counted against capacity."""
+    live = is_live_reply(f)
+    gap, jitter = (f.reply_gap_seconds, 0.0) if live else (f.min_gap_seconds, f.jitter_seconds)
+    delay = rules.pacing_delay(last_sent_at=f.last_sent_at, now=f.now, min_gap_seconds=gap, jitter_seconds=jitter, rand=f.rand)
     if delay > 0:
-        return Decision("defer", "pacing", "", f.now + timedelta(seconds=delay)), ()
+        until = f.now + timedelta(seconds=delay)
+        what = "reply gap" if live else "pacing between outreach sends"
+        return Decision("defer", "pacing", f"{what} on this rep-channel: {gap:g} s, next at {until:%H:%M:%S} UTC", until), ()
     return None, ()
 
 

@@ -137,7 +137,7 @@ def send_facts(*, message: Message, rep_channel: SalesRepChannel | None, now: da
                              exclude_message_id=message.id),
         rates=tuple(sending.RateUsage(code, u["limit"], u["used"], u["frees_at"]) for code, u in usage.items()),
         last_sent_at=rep_channel.last_sent_at, min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
-        jitter_seconds=settings.SEND_JITTER_SECONDS, rand=random.random(),
+        jitter_seconds=settings.SEND_JITTER_SECONDS, reply_gap_seconds=settings.REPLY_GAP_SECONDS, rand=random.random(),
     )
 
 
@@ -189,9 +189,8 @@ def _reserve(message_id: int, now: datetime) -> tuple[Message, DeliveryAttempt |
             message.status, message.due_at, message.lease_until = Message.Status.DEFERRED, decision.until, None
             message.defer_code, message.defer_reason = decision.code, decision.reason
             message.save(update_fields=["status", "due_at", "lease_until", "defer_code", "defer_reason"])
-            if decision.code != "pacing":
-                _emit(message)
-                log.info("message deferred", message=message.id, code=decision.code, until=decision.until)
+            _emit(message)  # every deferral, pacing included, reaches the socket with its reason
+            log.info("message deferred", message=message.id, code=decision.code, until=decision.until)
             return message, None, decision, rep_channel
         if decision.action == "fail":
             _fail(message, decision.code, decision.reason)

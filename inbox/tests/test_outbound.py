@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from inbox.models import DeliveryAttempt, Message
+from inbox.models import Conversation, DeliveryAttempt, Message
 from inbox.services.outbound import dispatch_due_messages
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from inbox.tests.fake_provider import FakeProvider
@@ -240,3 +240,22 @@ def test_ten_reps_racing_a_channel_limit_of_twenty_an_hour_send_exactly_twenty()
     assert Message.objects.filter(status="sent").count() == 20
     assert ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel).count() == 20
     assert set(Message.objects.exclude(status="sent").values_list("status", "defer_code")) == {("deferred", "channel_hourly")}
+
+
+@pytest.mark.django_db
+def test_a_rep_answering_a_live_chat_is_not_paced_like_outreach(settings):
+    settings.SEND_MIN_GAP_SECONDS, settings.SEND_JITTER_SECONDS, settings.REPLY_GAP_SECONDS = 20, 10, 0
+    rep, channel = make_rep(), make_channel()
+    make_rep_channel(rep, channel)
+    live = make_conversation(rep, channel)
+    Conversation.objects.filter(pk=live.pk).update(last_inbound_at=timezone.now() - timedelta(minutes=3))
+    replies = queue(live, 3)
+    dispatch()
+    assert set(Message.objects.filter(pk__in=[m.pk for m in replies]).values_list("status", flat=True)) == {"sent"}
+
+    cold = make_conversation(rep, channel)  # never wrote: outreach, paced
+    outreach = queue(cold, 2)
+    dispatch()
+    states = sorted(Message.objects.filter(pk__in=[m.pk for m in outreach]).values_list("status", "defer_code"))
+    assert states == [("deferred", "pacing"), ("deferred", "pacing")]  # 20 s after the last reply
+    assert all("pacing between outreach sends" in m.defer_reason for m in Message.objects.filter(pk__in=[m.pk for m in outreach]))

@@ -98,6 +98,13 @@ TABLE = [
     ("channel hourly rate", facts(rates=(RateUsage("channel_hourly", 5, 5, NOW + timedelta(minutes=20)),)), "defer", "channel_hourly"),
     ("channel rate with room", facts(rates=(RateUsage("channel_daily", 5, 4, None),)), "send", ""),
     ("pacing", facts(last_sent_at=NOW - timedelta(seconds=5), min_gap_seconds=20), "defer", "pacing"),
+    ("pacing of a campaign message, even to someone who just wrote",
+     facts(purpose="marketing", channel_last_inbound_at=NOW - timedelta(minutes=5), last_sent_at=NOW - timedelta(seconds=5),
+           min_gap_seconds=20), "defer", "pacing"),
+    ("a live reply goes at once", facts(channel_last_inbound_at=NOW - timedelta(minutes=5), last_sent_at=NOW - timedelta(seconds=5),
+                                        min_gap_seconds=20, jitter_seconds=10, reply_gap_seconds=2), "send", ""),
+    ("a live reply keeps a human gap", facts(channel_last_inbound_at=NOW - timedelta(minutes=5), last_sent_at=NOW - timedelta(seconds=1),
+                                             min_gap_seconds=20, reply_gap_seconds=2), "defer", "pacing"),
     ("campaign paused", facts(campaign=campaign(status="paused")), "defer", PAUSED_CODE),
     ("campaign cancelled", facts(campaign=campaign(status="cancelled")), "fail", "campaign_cancelled"),
     ("recipient skipped", facts(campaign=campaign(recipient_state="skipped", recipient_reason="no_overlap")), "fail",
@@ -188,3 +195,12 @@ def test_assignment_keeps_the_person_with_one_rep(owner, owner_ok, person, free)
         assert chosen == min(available, key=lambda c: (c.open_conversations, c.rep_id)).rep_id
     else:
         assert chosen is None
+
+
+def test_every_pacing_deferral_says_why():
+    outreach = decide(facts(last_sent_at=NOW - timedelta(seconds=5), min_gap_seconds=20))
+    reply = decide(facts(channel_last_inbound_at=NOW - timedelta(minutes=5), last_sent_at=NOW - timedelta(seconds=1),
+                         reply_gap_seconds=2))
+    assert outreach.reason.startswith("pacing between outreach sends on this rep-channel: 20 s, next at ")
+    assert reply.reason.startswith("reply gap on this rep-channel: 2 s")
+    assert outreach.until == NOW + timedelta(seconds=15) and reply.until == NOW + timedelta(seconds=1)
