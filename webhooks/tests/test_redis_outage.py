@@ -139,8 +139,10 @@ def test_webhooks_during_a_redis_outage_are_answered_stored_and_delivered_afterw
     assert [code for code, _ in answers] == [200] * total
     assert max(seconds for _, seconds in answers) < 5
     assert WebhookEvent.objects.count() == total and not WebhookEvent.objects.exclude(state="processed").exists()
+    # Two workers process batches concurrently, so seq order is commit order, not arrival order:
+    # what the socket saw live before the outage plus what the resume replayed is every message, once.
+    before = [f["data"]["body"] for f in seen if f.get("event") == "message.created"]
     bodies = [f["data"]["body"] for f in frames if f.get("event") == "message.created"]
-    assert sorted(bodies, key=lambda b: int(b.split()[1])) == [f"message {n}" for n in range(20, total)]
-    assert len(bodies) == len(set(bodies))
+    assert sorted(before + bodies, key=lambda b: int(b.split()[1])) == [f"message {n}" for n in range(total)]
     seqs = [f["seq"] for f in frames if f.get("seq")]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # gap-free and in order after the resume point
