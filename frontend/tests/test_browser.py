@@ -181,3 +181,32 @@ def test_a_started_campaign_shows_in_the_open_inbox_without_a_reload(browser, as
     assert page_b.get_by_role("button", name="Conversation with Zoe Zed").count() == 0
     ctx_a.close()
     ctx_b.close()
+
+
+def test_sending_again_after_a_lost_answer_is_one_message(browser, asgi_server, team):
+    """The compose reaches the server but its answer is lost on the way back; the rep clicks Send
+    again: the browser reuses the message's Idempotency-Key, so the server stores one message."""
+    ctx, page = login(browser, asgi_server, "alice")
+    page.get_by_role("button", name="Conversation with Ada Lovelace").click()
+    keys, lost = [], []
+
+    def drop_the_first_answer(route):
+        keys.append(route.request.headers.get("idempotency-key"))
+        response = route.fetch()  # the server does the work…
+        if not lost:
+            lost.append(response.status)
+            route.abort("connectionreset")  # …and the answer never reaches the page
+        else:
+            route.fulfill(response=response)
+
+    page.route("**/api/conversations/*/messages/", lambda route: drop_the_first_answer(route)
+               if route.request.method == "POST" else route.continue_())
+    page.get_by_label("Message").fill("Delivery on Tuesday works.")
+    page.get_by_role("button", name="Send").click()
+    page.wait_for_function("() => document.querySelector('#composer-error').textContent.length > 0", timeout=5000)
+    page.get_by_role("button", name="Send").click()
+    page.locator(".bubble.out", has_text="Delivery on Tuesday works.").wait_for(timeout=5000)
+    assert lost == [201] and len(keys) == 2 and keys[0] == keys[1] and keys[0]
+    assert Message.objects.filter(direction="out", body="Delivery on Tuesday works.").count() == 1
+    assert page.locator(".bubble.out", has_text="Delivery on Tuesday works.").count() == 1
+    ctx.close()

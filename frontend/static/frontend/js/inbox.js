@@ -269,14 +269,25 @@ async function previewTemplate() {
   $("preview").textContent = preview.missing.length ? `Missing: ${preview.missing.join(", ")}` : preview.text;
 }
 
+// One Idempotency-Key per composed message until the server acknowledges it: sending the same
+// message again after a lost answer (network drop, 5xx) is the same request, never a second message.
+function composeKey(body) {
+  const fingerprint = `${state.current}:${JSON.stringify(body)}`;
+  if (!state.compose || state.compose.fingerprint !== fingerprint) {
+    state.compose = { fingerprint, key: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random() };
+  }
+  return state.compose.key;
+}
+
 async function send() {
   const text = $("composer-text").value.trim();
   const templateId = $("template").value;
   if (!state.current || (!text && !templateId)) return;
   const body = templateId ? { template_id: Number(templateId), variables: templateVariables() } : { text };
-  const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+  const key = composeKey(body);
   try {
     const message = await api(`/api/conversations/${state.current}/messages/`, { method: "POST", body, headers: { "Idempotency-Key": key } });
+    state.compose = null;  // acknowledged: the next message gets a key of its own
     state.messages.set(message.id, { ...message, ...(state.messages.get(message.id) || {}) });
     $("composer-text").value = "";
     $("composer-error").textContent = "";
