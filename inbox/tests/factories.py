@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from datetime import time
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from inbox.models import Contact, ContactIdentity, Conversation
 from salesreps.models import Channel, ChannelActivity, SalesRep, SalesRepChannel, SalesRepChannelActivity, Team
@@ -52,3 +54,24 @@ def make_conversation(rep: SalesRep | None, channel: Channel, *, contact: Contac
     ContactIdentity.objects.get_or_create(contact=contact, channel=channel,
                                           defaults={"external_id": external_id or f"ext-{contact.id}"})
     return Conversation.objects.create(contact=contact, channel=channel, rep=rep)
+
+
+def race(threads: int, work) -> tuple[list, list[Exception]]:
+    """Run `work()` in `threads` threads at once, each closing its own database connection;
+    returns what they answered and the errors they raised (tests assert both)."""
+    results, errors = [], []
+
+    def run():
+        try:
+            results.append(work())
+        except Exception as exc:  # surfaced to the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    running = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in running:
+        thread.start()
+    for thread in running:
+        thread.join()
+    return results, errors

@@ -1,15 +1,13 @@
 """Outbound dispatch: every rule decides the final state and says why; capacity holds under races."""
-import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from inbox.models import Conversation, DeliveryAttempt, Message
 from inbox.services.outbound import dispatch_due_messages
-from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
+from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel, race
 from inbox.tests.fake_provider import FakeProvider
 from salesreps.models import ActivityRecord
 
@@ -40,21 +38,7 @@ def test_fifty_concurrent_sends_against_remaining_capacity_ten_send_exactly_ten(
     conversation = make_conversation(rep, channel)
     queue(conversation, 50)
 
-    errors = []
-
-    def worker():
-        try:
-            dispatch(batch=3)  # small claims so the five threads really race for the rep-channel
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(5)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = race(5, lambda: dispatch(batch=3))  # small claims so the five threads really race for the rep-channel
     assert not errors
     assert Message.objects.filter(status="sent").count() == 10
     deferred = Message.objects.filter(status="deferred")
@@ -221,21 +205,7 @@ def test_ten_reps_racing_a_channel_limit_of_twenty_an_hour_send_exactly_twenty()
         rep = make_rep()
         make_rep_channel(rep, channel)
         queue(make_conversation(rep, channel), 5)
-    errors = []
-
-    def worker():
-        try:
-            dispatch(batch=2)  # small claims: the ten workers interleave on the one channel
-        except Exception as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(10)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _, errors = race(10, lambda: dispatch(batch=2))  # small claims: the ten workers interleave on the one channel
     assert not errors
     assert Message.objects.filter(status="sent").count() == 20
     assert ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel).count() == 20

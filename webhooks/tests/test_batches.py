@@ -2,7 +2,6 @@
 the endpoint stores them, then processed by the pipeline the worker runs."""
 import copy
 import json
-import threading
 
 import pytest
 from django.db import connection
@@ -11,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from core.models import UserEvent
 from inbox.models import Contact, Conversation, Message
 from inbox.services import messages
-from inbox.tests.factories import make_conversation, make_rep, make_rep_channel
+from inbox.tests.factories import make_conversation, make_rep, make_rep_channel, race
 from platforms.base import RawRequest
 from salesreps.models import Team
 from webhooks import pipeline
@@ -145,21 +144,7 @@ def test_racing_batches_split_the_work_and_keep_unread_counts_exact(channel):
     for round_ in range(20):
         for n, wa_id in enumerate(wa_ids):
             store(_text(wa_id, f"wamid.race-{round_}-{n}", "x", 1760001000 + round_), f"race-{round_}-{n}")
-    claimed, errors = [], []
-
-    def work():
-        try:
-            claimed.append(pipeline.events_process_pending(limit=25))
-        except Exception as exc:  # pragma: no cover - shown by the assertion
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    claimed, errors = race(4, lambda: pipeline.events_process_pending(limit=25))
     assert not errors and sum(claimed) == 200
     assert list(Conversation.objects.values_list("unread_count", flat=True).distinct()) == [21]
     assert Message.objects.filter(external_id__startswith="wamid.race-").count() == 200
