@@ -38,4 +38,4 @@ def test_smoke_run_reports_every_row_with_numeric_figures(tmp_path):
             assert math.isfinite(value), (row["name"], name, value)
     assert len(data["targets"]) == 11
     assert (tmp_path / "RESULTS.md").read_text().startswith("# Switchboard benchmark results")
-    # Designed for < 60 s on an idle machine (about 30 s); slack for one shared with other test runs.
+    # Its speed (about 30 s idle) is not asserted: the subprocess timeout above catches a hang.
