@@ -8,7 +8,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
-from campaigns.services.dispatch import campaign_send_apply, campaign_send_facts
+from campaigns.services.dispatch import campaign_send_apply, campaign_send_batch_locks, campaign_send_facts
 from campaigns.services.scores import contact_rescore, contacts_rescore_later
 from campaigns.services.sequences import sequence_stop
 from inbox import hooks
@@ -93,5 +93,6 @@ def connect() -> None:
     hooks.contacts_replied.connect(on_contacts_replied)
     hooks.message_status_changed.connect(_message_status_changed)
     hooks.send_facts.connect(campaign_send_facts)
+    hooks.send_batch_locks.connect(campaign_send_batch_locks)
     hooks.send_decided.connect(_send_decided)
     hooks.contacts_merged.connect(on_contacts_merged)

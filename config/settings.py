@@ -149,7 +149,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# kombu waits for ever on a Redis that keeps the TCP connection but does not answer (frozen,
+# failover, a partition) unless the socket has a timeout; above BRPOP's 1 s poll.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -210,6 +212,10 @@ SEND_JITTER_SECONDS = float(env_int("SEND_JITTER_MS", 0 if TESTING else 10000)) 
 # A live reply (someone wrote on the channel in the last 24 h) waits only this long after the last send.
 REPLY_GAP_SECONDS = env_int("REPLY_GAP_MS", 0 if TESTING else 2000) / 1000
 SEND_LEASE_SECONDS = env_int("SEND_LEASE_SECONDS", 120, minimum=5)
+# Provider calls in flight per dispatch worker, per provider (channel kind) and per rep-channel.
+SEND_CONCURRENCY = env_int("SEND_CONCURRENCY", 32, minimum=1)
+SEND_PER_PROVIDER = env_int("SEND_PER_PROVIDER", 32, minimum=1)
+SEND_PER_REP_CHANNEL = env_int("SEND_PER_REP_CHANNEL", 4, minimum=1)
 # Where inbound webhooks are processed after they are stored: "worker" (a Celery task; the web
 # process only verifies and stores, measured faster under load in bench/RESULTS.md) or "server"
 # (a thread pool in the web process; no worker needed, used by the tests).

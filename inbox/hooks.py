@@ -9,6 +9,10 @@ send_facts = Hook("send_facts", """(message, now) -> inbox.sending.CampaignFacts
 campaign knows of a message about to be decided. Runs under the message and rep-channel row
 locks; a listener may lock its own rows (after those, so the lock order stays fixed).""")
 
+send_batch_locks = Hook("send_batch_locks", """(messages) -> None: a dispatch batch is about to
+decide these messages (their rows and rep-channels locked): a listener locks the rows its
+send_facts will lock, all at once in id order, so two batches never wait on each other in a circle.""")
+
 send_decided = Hook("send_decided", """(message, decision, now) -> None: apply the campaign
 effects of a send decision (inbox.sending RecipientCancel / RecipientSkip / RecipientReplan /
 CampaignSendReserve) in the same transaction.""")

@@ -6,7 +6,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from salesreps import rules
@@ -81,27 +82,46 @@ def schedule_for(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity
     per-date overrides, and the rep's days off. Dated shifts are loaded only for the local dates
     from 2 days before `around` (default now) to 400 days after, which is as far as the rules
     look ahead (next_opening's horizon); outside that range the daily window applies."""
+    around = around or timezone.now()
+    today = around.astimezone(ZoneInfo(rep_channel.timezone)).date()
+    rows = _shift_rows(WorkingShift.objects.filter(rep_id=rep_channel.rep_id), today - timedelta(days=2),
+                       today + timedelta(days=SHIFT_HORIZON_DAYS), dated=not _activity_hours(activity))
+    return _schedule(rep_channel, activity, rows, around)
+
+
+SHIFT_HORIZON_DAYS = 400
+
+
+def _activity_hours(activity: SalesRepChannelActivity | None) -> bool:
+    # An activity with its own hours keeps them every day and ignores the rep's dated shifts:
+    # an activity narrower (or wider) than the shift is the activity's business. Intersecting
+    # the two is possible but not worth it; days off still apply to every activity.
+    return activity is not None and activity.start_time is not None and activity.end_time is not None
+
+
+def _shift_rows(shifts: QuerySet, first: date, last: date, *, dated: bool = True) -> QuerySet:
+    wanted = Q(is_day_off=True)
+    if dated:
+        wanted |= Q(is_day_off=False, date__gte=first, date__lte=last, start_time__isnull=False, end_time__isnull=False)
+    return shifts.filter(wanted).order_by("date", "number").values_list("rep_id", "date", "start_time", "end_time", "is_day_off")
+
+
+def _schedule(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, rows, around: datetime) -> rules.Schedule:
+    """The schedule from the rep's shift rows (rep_id, date, start, end, day off), which may
+    cover more dates than this rep-channel's horizon: those are left out here."""
     window = rules.effective_window(
         channel_start=rep_channel.start_time, channel_end=rep_channel.end_time,
         activity_start=activity.start_time if activity else None, activity_end=activity.end_time if activity else None,
     )
-    # An activity with its own hours keeps them every day and ignores the rep's dated shifts:
-    # an activity narrower (or wider) than the shift is the activity's business. Intersecting
-    # the two is possible but not worth it; days off still apply to every activity.
-    activity_hours = activity is not None and activity.start_time is not None and activity.end_time is not None
-    shifts = WorkingShift.objects.filter(rep_id=rep_channel.rep_id)
-    wanted = Q(is_day_off=True)
-    if not activity_hours:
-        today = (around or timezone.now()).astimezone(ZoneInfo(rep_channel.timezone)).date()
-        wanted |= Q(is_day_off=False, date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=400),
-                    start_time__isnull=False, end_time__isnull=False)
+    dated = not _activity_hours(activity)
+    today = around.astimezone(ZoneInfo(rep_channel.timezone)).date()
+    first, last = today - timedelta(days=2), today + timedelta(days=SHIFT_HORIZON_DAYS)
     days_off: set[date] = set()
     overrides: dict[date, list[rules.Window]] = defaultdict(list)
-    rows = shifts.filter(wanted).order_by("date", "number").values_list("date", "start_time", "end_time", "is_day_off")
-    for day, start, end, is_day_off in rows:
+    for _rep, day, start, end, is_day_off in rows:
         if is_day_off:
             days_off.add(day)
-        elif start != end:  # every shift of the date (several = a split shift); skip empty ones
+        elif dated and first <= day <= last and start != end:  # every shift of the date (several = a split shift)
             overrides[day].append(rules.Window(start, end))
     return rules.Schedule(
         tz=rep_channel.timezone, windows=(window,), days_off=frozenset(days_off),
@@ -173,6 +193,101 @@ def capacity_of(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivi
         max_capacity=max_capacity(rep_channel, activity), day=day, allowance=allowance, allowance_stored=stored,
         used=used_on(activity=activity, day=day, exclude_message_id=exclude_message_id) if activity is not None else 0,
     )
+
+
+def capacities_of(pairs: list[tuple[SalesRepChannel, SalesRepChannelActivity | None]], *, at: datetime) -> dict[int, rules.Capacity]:
+    """capacity_of for many rep-channels (their rep joined) in four queries, keyed by rep-channel
+    id: shifts, allowances, the day's ledger counts. A batch dispatcher decides all its messages
+    from these and counts its own sends in memory."""
+    if not pairs:
+        return {}
+    rows = defaultdict(list)
+    utc_today = at.astimezone(ZoneInfo("UTC")).date()  # every zone's local date is within a day of it
+    reps = {rc.rep_id for rc, _ in pairs}
+    for row in _shift_rows(WorkingShift.objects.filter(rep_id__in=reps), utc_today - timedelta(days=3),
+                           utc_today + timedelta(days=SHIFT_HORIZON_DAYS + 1)):
+        rows[row[0]].append(row)
+    schedules = {rc.id: _schedule(rc, activity, rows[rc.rep_id], at) for rc, activity in pairs}
+    days = {rc.id: rules.shift_day(schedule=schedules[rc.id], at=at) for rc, _ in pairs}
+    allowances = _allowances_on_days([(rc, activity, days[rc.id]) for rc, activity in pairs])
+    activities = {activity.id: rc.id for rc, activity in pairs if activity is not None}
+    used = defaultdict(int)
+    for activity_id, day, count in (ActivityRecord.objects.filter(rep_channel_activity_id__in=activities,
+                                                                   shift_day__in=set(days.values()))
+                                    .values("rep_channel_activity_id", "shift_day").annotate(n=Count("id"))
+                                    .values_list("rep_channel_activity_id", "shift_day", "n")):
+        if days[activities[activity_id]] == day:
+            used[activity_id] = count
+    return {rc.id: rules.Capacity(
+        schedule=schedules[rc.id],
+        available=rules.is_available(rep_available=rc.rep.is_available, channel_available=rc.is_available),
+        max_capacity=max_capacity(rc, activity), day=days[rc.id], allowance=allowances[rc.id][0],
+        allowance_stored=allowances[rc.id][1], used=used[activity.id] if activity is not None else 0,
+    ) for rc, activity in pairs}
+
+
+def _allowances_on_days(items: list[tuple[SalesRepChannel, SalesRepChannelActivity | None, date]]) -> dict[int, tuple[int, bool]]:
+    """allowance_lookup for many rep-channels, each on its own day, in one query: per rep-channel
+    the stored row of that day and the last one before it (window function, two rows each)."""
+    owners = {rc.id: (allowance_owner(activity).id if allowance_owner(activity) else None) for rc, activity, _ in items}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT rep_channel_id, day, allowance FROM (
+                   SELECT a.rep_channel_id, a.day, a.allowance,
+                          row_number() OVER (PARTITION BY a.rep_channel_id ORDER BY a.day DESC) AS rank
+                   FROM salesreps_dailyallowance a
+                   JOIN unnest(%s::bigint[], %s::bigint[], %s::date[]) AS w(rep_channel_id, owner_id, day)
+                     ON a.rep_channel_id = w.rep_channel_id AND a.day <= w.day
+                    AND a.rep_channel_activity_id IS NOT DISTINCT FROM w.owner_id
+               ) ranked WHERE rank <= 2 ORDER BY rep_channel_id, day DESC""",
+            [[rc.id for rc, _, _ in items], [owners[rc.id] for rc, _, _ in items], [day for _, _, day in items]],
+        )
+        found = defaultdict(list)
+        for rep_channel_id, day, allowance in cursor.fetchall():
+            found[rep_channel_id].append((day, allowance))
+    out = {}
+    for rc, activity, day in items:
+        stored = found[rc.id]
+        if stored and stored[0][0] == day:
+            out[rc.id] = (stored[0][1], True)
+            continue
+        previous = stored[0][1] if stored else None
+        out[rc.id] = (rules.next_allowance(previous=previous, max_capacity=max_capacity(rc, activity),
+                                           warmup_start=rc.warmup_start, warmup_step=rc.warmup_step), False)
+    return out
+
+
+RATE_SPANS = (("channel_hourly", "rate_limit_per_hour", timedelta(hours=1)), ("channel_daily", "rate_limit_per_day", timedelta(days=1)))
+
+
+def channel_usages(channels: list[Channel], *, at: datetime) -> dict[int, dict[str, dict]]:
+    """channel_usage of many channels in one query (frees_at is read only for a limit reached)."""
+    limited = [c for c in channels if c.rate_limit_per_hour is not None or c.rate_limit_per_day is not None]
+    if not limited:
+        return {c.id: {} for c in channels}
+    counts = {row["channel"]: row for row in (
+        ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel_id__in=[c.id for c in limited],
+                                      performed_at__gt=at - timedelta(days=1))
+        .values(channel=F("rep_channel_activity__rep_channel__channel_id"))
+        .annotate(channel_hourly=Count("id", filter=Q(performed_at__gt=at - timedelta(hours=1))), channel_daily=Count("id")))}
+    out = {c.id: {} for c in channels}
+    for channel in limited:
+        for name, field, _span in RATE_SPANS:
+            limit = getattr(channel, field)
+            if limit is not None:
+                used = counts.get(channel.id, {}).get(name, 0)
+                out[channel.id][name] = {"limit": limit, "used": used, "frees_at": None}
+        if any(u["used"] >= u["limit"] for u in out[channel.id].values()):
+            out[channel.id] = channel_usage(channel=channel, at=at)
+    return out
+
+
+def rate_frees_at(*, channel: Channel, code: str, at: datetime, limit: int, used: int, pending: int) -> datetime:
+    """When the channel's limit frees a slot, `pending` sends of this instant not yet stored."""
+    span = dict((name, span) for name, _field, span in RATE_SPANS)[code]
+    times = list(ActivityRecord.objects.filter(rep_channel_activity__rep_channel__channel=channel, performed_at__gt=at - span)
+                 .order_by("performed_at").values_list("performed_at", flat=True)) + [at] * pending
+    return times[min(len(times) - 1, max(0, used - limit))] + span
 
 
 # --- Today ----------------------------------------------------------------------------

@@ -59,6 +59,17 @@ def _utc_day(now: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
+def campaign_send_batch_locks(*, messages) -> None:
+    """Lock the batch's recipients, then their capped campaigns, each in id order: the same rows
+    campaign_send_facts locks one message at a time, taken in an order every batch shares."""
+    recipient_ids = sorted(m.campaign_recipient_id for m in messages if m.campaign_recipient_id)
+    if not recipient_ids:
+        return
+    campaign_ids = set(CampaignRecipient.objects.select_for_update(of=("self",)).filter(pk__in=recipient_ids)
+                       .order_by("id").values_list("campaign_id", flat=True))
+    list(Campaign.objects.select_for_update().filter(pk__in=campaign_ids, daily_cap__isnull=False).order_by("id").values_list("id", flat=True))
+
+
 def campaign_send_facts(*, message, now: datetime) -> CampaignFacts | None:
     """None when the message is not (or no longer) its recipient's planned one, e.g. an earlier
     attempt retried by hand: then it is an ordinary message."""

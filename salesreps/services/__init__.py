@@ -3,18 +3,21 @@ from salesreps.services.availability import rep_presence_changed, rep_set_availa
 from salesreps.services.channels import SECRET_KEYS, channel_create, channel_name_taken, channel_update, secrets_merged
 from salesreps.services.ledger import (
     CapacityRefused,
+    activities_record_unchecked,
     activity_check,
     activity_record,
     activity_record_unchecked,
     allowance_for,
     allowance_store,
+    allowances_store,
     shift_error_record,
 )
 from salesreps.services.rep_channels import rep_channel_create, rep_channel_update
 from salesreps.services.shifts import shift_create, shift_update
 
 __all__ = [
-    "SECRET_KEYS", "CapacityRefused", "activity_check", "activity_record", "activity_record_unchecked", "allowance_for",
+    "SECRET_KEYS", "CapacityRefused", "activities_record_unchecked", "activity_check", "activity_record",
+    "activity_record_unchecked", "allowance_for", "allowances_store",
     "allowance_store", "channel_create", "channel_name_taken", "channel_update", "rep_channel_create", "rep_channel_update",
     "rep_presence_changed", "rep_set_availability", "secrets_merged", "shift_create", "shift_error_record", "shift_update",
 ]

@@ -1,12 +1,14 @@
 """The capacity ledger: checking and recording activities, warm-up allowances, shift errors."""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import replace
 from datetime import date, datetime
 
 from django.db import transaction
 from django.utils import timezone
 
+from core.copy import copy_insert
 from core.logs import entity_log
 from salesreps import rules
 from salesreps.models import ActivityRecord, DailyAllowance, SalesRepChannel, SalesRepChannelActivity, ShiftError, WorkingShift
@@ -32,6 +34,12 @@ def allowance_store(*, rep_channel: SalesRepChannel, activity: SalesRepChannelAc
         defaults={"allowance": allowance},
     )
     return row.allowance
+
+
+def allowances_store(rows: list[tuple[int, int | None, date, int]]) -> None:
+    """allowance_store for many (rep-channel id, allowance owner id, day, allowance) in one COPY.
+    Caller holds those rep-channels' row locks and read that none is stored yet."""
+    copy_insert(DailyAllowance, ["rep_channel_id", "rep_channel_activity_id", "day", "allowance"], rows)
 
 
 def allowance_for(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, day: date) -> int:
@@ -82,14 +90,34 @@ def shift_error_record(*, message: str, code: str, level: int, shift: WorkingShi
     return error
 
 
+def activities_record_unchecked(items: list[tuple[SalesRepChannel, SalesRepChannelActivity, rules.Schedule, datetime, int | None]]) -> None:
+    """activity_record_unchecked for many (rep-channel, activity, its schedule, at, message id)
+    in two statements: the shifts of their days, then one COPY of the ledger rows."""
+    if not items:
+        return
+    days = [(rc, activity, rules.shift_day(schedule=schedule, at=at), at, message_id) for rc, activity, schedule, at, message_id in items]
+    shifts = defaultdict(list)
+    for shift in (WorkingShift.objects.filter(rep_id__in={rc.rep_id for rc, *_ in days}, date__in={d for _, _, d, _, _ in days},
+                                              is_day_off=False).order_by("number")):
+        shifts[(shift.rep_id, shift.date)].append(shift)
+    rows = [(activity.id, getattr(_shift_at(shifts[(rc.rep_id, day)], rc, at), "id", None), day, at, message_id)
+            for rc, activity, day, at, message_id in days]
+    copy_insert(ActivityRecord, ["rep_channel_activity_id", "shift_id", "shift_day", "performed_at", "message_id"], rows)
+
+
+def _shift_at(shifts: list[WorkingShift], rep_channel: SalesRepChannel, at: datetime) -> WorkingShift | None:
+    """The shift whose hours contain `at` (split shifts), else the day's first shift."""
+    return next((s for s in shifts if s.start_time and s.end_time and s.start_time != s.end_time and rules.is_open(
+        schedule=rules.Schedule(tz=rep_channel.timezone, windows=(rules.Window(s.start_time, s.end_time),)), at=at)),
+        shifts[0] if shifts else None)
+
+
 def activity_record_unchecked(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivity, at: datetime,
                               message_id: int | None = None) -> ActivityRecord:
     """Write the ledger row after the caller ran activity_check under the same rep-channel lock,
     against the shift whose hours contain `at` (split shifts), else the day's first shift."""
     schedule = schedule_for(rep_channel, activity, around=at)
     day = rules.shift_day(schedule=schedule, at=at)
-    shifts = list(WorkingShift.objects.filter(rep_id=rep_channel.rep_id, date=day, is_day_off=False).order_by("number"))
-    shift = next((s for s in shifts if s.start_time and s.end_time and s.start_time != s.end_time and rules.is_open(
-        schedule=rules.Schedule(tz=rep_channel.timezone, windows=(rules.Window(s.start_time, s.end_time),)), at=at)),
-        shifts[0] if shifts else None)
+    shift = _shift_at(list(WorkingShift.objects.filter(rep_id=rep_channel.rep_id, date=day, is_day_off=False).order_by("number")),
+                      rep_channel, at)
     return ActivityRecord.objects.create(rep_channel_activity=activity, shift=shift, shift_day=day, performed_at=at, message_id=message_id)
