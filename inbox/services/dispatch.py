@@ -220,9 +220,9 @@ def _write_reservations(going: list[Going], counts: _Counts, activities: dict, n
     if not going:
         return
     new = [g for g in going if g.message.id not in counts.reserved]
-    for g in new:
-        if g.rep_channel.id not in activities:  # the first send that records against this rep-channel
-            activities[g.rep_channel.id] = _message_activity_create(g.rep_channel)
+    first = {g.rep_channel.id: g.rep_channel for g in new if g.rep_channel.id not in activities}
+    if first:  # the first sends that record against these rep-channels
+        activities |= _message_activities_create(list(first.values()))
     activities_record_unchecked([(g.rep_channel, activities[g.rep_channel.id], counts.capacity[g.rep_channel.id].schedule,
                                   now, g.message.id) for g in new])
     rep_channels = list({g.rep_channel.id: g.rep_channel for g in going}.values())
@@ -238,10 +238,12 @@ def _update(model, objects: list, fields: list[str]) -> None:
         copy_update(model, ["id", *fields], [(o.pk, *(getattr(o, f) for f in fields)) for o in objects])
 
 
-def _message_activity_create(rep_channel: SalesRepChannel) -> SalesRepChannelActivity:
-    activity, _ = ChannelActivity.objects.get_or_create(channel_id=rep_channel.channel_id, name="message")
-    rca, _ = SalesRepChannelActivity.objects.get_or_create(rep_channel=rep_channel, activity=activity)
-    return rca
+def _message_activities_create(rep_channels: list[SalesRepChannel]) -> dict[int, SalesRepChannelActivity]:
+    """The "message" activity of rep-channels sending for the first time, created together."""
+    kinds = {c: ChannelActivity.objects.get_or_create(channel_id=c, name="message")[0] for c in {rc.channel_id for rc in rep_channels}}
+    SalesRepChannelActivity.objects.bulk_create([SalesRepChannelActivity(rep_channel=rc, activity=kinds[rc.channel_id])
+                                                 for rc in rep_channels], ignore_conflicts=True)
+    return _message_activities(rep_channels)
 
 
 def _emit(messages: list[Message]) -> None:

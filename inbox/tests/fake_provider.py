@@ -16,6 +16,10 @@ class FakeProvider:
         self.requests: Counter[str] = Counter()
         self.bodies: list[dict] = []
         self.lock = threading.Lock()
+        # Requests being answered right now, overall and per recipient ("to"): the most seen at once.
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight = 0
+        self.max_in_flight_to: Counter[str] = Counter()
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -25,9 +29,15 @@ class FakeProvider:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 key = self.headers.get("Idempotency-Key", "")
+                to = str(json.loads(body or b"{}").get("to", ""))
+                with provider.lock:
+                    provider.in_flight[to] += 1
+                    provider.max_in_flight = max(provider.max_in_flight, provider.in_flight.total())
+                    provider.max_in_flight_to[to] = max(provider.max_in_flight_to[to], provider.in_flight[to])
                 if provider.delay:
                     time.sleep(provider.delay)
                 with provider.lock:
+                    provider.in_flight[to] -= 1
                     provider.requests[key] += 1
                     provider.bodies.append(json.loads(body or b"{}"))
                     status = provider.status
