@@ -138,6 +138,10 @@ class SendFacts:
     jitter_seconds: float = 0
     reply_gap_seconds: float = 0  # the gap between live replies (is_live_reply), a human's pace
     rand: float = 0.0  # drawn by the gatherer, so the decision stays pure
+    # Messages of this rep-channel already deferred for pacing in the same dispatch batch: this
+    # one waits that many gaps more, so a rep-channel's queue is spread over its slots instead of
+    # every message waking at the same instant to be deferred again (a herd of claims per gap).
+    paced_ahead: int = 0
     # The person's last message on *this* channel: the platforms' 24-hour windows are per channel.
     channel_last_inbound_at: datetime | None = None
     human_agent_tag: bool = False  # the Meta app may use the HUMAN_AGENT tag (7 days after the last message)
@@ -290,6 +294,7 @@ def pacing(f: SendFacts) -> Answer:
     gap, jitter = (f.reply_gap_seconds, 0.0) if live else (f.min_gap_seconds, f.jitter_seconds)
     delay = rules.pacing_delay(last_sent_at=f.last_sent_at, now=f.now, min_gap_seconds=gap, jitter_seconds=jitter, rand=f.rand)
     if delay > 0:
+        delay += f.paced_ahead * gap
         until = f.now + timedelta(seconds=delay)
         what = "reply gap" if live else "pacing between outreach sends"
         return Decision("defer", "pacing", f"{what} on this rep-channel: {gap:g} s, next at {until:%H:%M:%S} UTC", until), ()

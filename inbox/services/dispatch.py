@@ -68,6 +68,7 @@ class _Counts:
     rates: dict[int, dict[str, dict]]  # by channel id: channel_usages
     reserved: set[int]  # messages with a ledger row
     new: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # channel id: rows added by this batch
+    paced: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # rep-channel id: deferred for pacing
 
     def facts_for(self, message: Message, rep_channel: SalesRepChannel) -> tuple[rules.Capacity, tuple[sending.RateUsage, ...]]:
         own = int(message.id in self.reserved)  # its own row is left out: every rule runs again
@@ -137,7 +138,7 @@ def _facts(message: Message, rep_channel: SalesRepChannel | None, counts: _Count
         return facts
     capacity, rates = counts.facts_for(message, rep_channel)
     return replace(
-        facts, reserved=message.id in counts.reserved, capacity=capacity, rates=rates,
+        facts, reserved=message.id in counts.reserved, capacity=capacity, rates=rates, paced_ahead=counts.paced[rep_channel.id],
         last_sent_at=rep_channel.last_sent_at, min_gap_seconds=settings.SEND_MIN_GAP_SECONDS,
         jitter_seconds=settings.SEND_JITTER_SECONDS, reply_gap_seconds=settings.REPLY_GAP_SECONDS, rand=random.random(),
     )
@@ -197,6 +198,8 @@ def reserve(ids: list[int], now: datetime) -> list[Going]:
                 message.status, message.due_at, message.lease_until = Message.Status.DEFERRED, decision.until, None
                 message.defer_code, message.defer_reason = decision.code, decision.reason
                 deferred.append(message)
+                if decision.code == "pacing":
+                    counts.paced[rep_channel.id] += 1
                 log.info("message deferred", message=message.id, code=decision.code, until=decision.until)
             elif decision.action == "fail":
                 if rep_channel is not None and message.id in counts.reserved:

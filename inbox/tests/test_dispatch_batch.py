@@ -62,3 +62,16 @@ def test_a_message_whose_rules_raise_is_left_to_its_lease_and_the_rest_of_the_ba
     poisoned.refresh_from_db()
     assert poisoned.status == "sending" and poisoned.lease_until is not None  # claimed again once the lease ends
     assert not ActivityRecord.objects.filter(message_id=poisoned.id).exists()
+
+
+@pytest.mark.django_db
+def test_a_paced_rep_channel_s_queue_waits_one_gap_per_message_ahead_of_it(settings):
+    settings.SEND_MIN_GAP_SECONDS, settings.SEND_JITTER_SECONDS = 20, 0
+    rep, channel = make_rep(), make_channel()
+    make_rep_channel(rep, channel)
+    messages = queue(make_conversation(rep, channel), 5)
+    dispatch()
+    rows = list(Message.objects.filter(pk__in=[m.pk for m in messages]).order_by("id").values_list("status", "due_at"))
+    assert [r[0] for r in rows] == ["sent", "deferred", "deferred", "deferred", "deferred"]
+    reserved_at = ActivityRecord.objects.get(message_id=messages[0].pk).performed_at  # the rep-channel's last send
+    assert [(r[1] - reserved_at).total_seconds() for r in rows[1:]] == [20, 40, 60, 80]

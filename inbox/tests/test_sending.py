@@ -204,3 +204,11 @@ def test_every_pacing_deferral_says_why():
     assert outreach.reason.startswith("pacing between outreach sends on this rep-channel: 20 s, next at ")
     assert reply.reason.startswith("reply gap on this rep-channel: 2 s")
     assert outreach.until == NOW + timedelta(seconds=15) and reply.until == NOW + timedelta(seconds=1)
+
+
+@given(ahead=st.integers(0, 50), since=st.floats(0, 19.9))
+def test_a_paced_queue_is_spread_over_its_slots_never_sooner_than_the_gap(ahead, since):
+    decision = decide(facts(last_sent_at=NOW - timedelta(seconds=since), min_gap_seconds=20, paced_ahead=ahead))
+    assert decision.code == "pacing"
+    # The first waits out the gap; each one behind it in the batch one gap more.
+    assert decision.until == NOW + timedelta(seconds=20 - since) + timedelta(seconds=20 * ahead)
