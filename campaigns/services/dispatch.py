@@ -2,7 +2,8 @@
 
 `campaign_send_facts` reads a campaign message's recipient and campaign under row locks taken
 after the message and rep-channel locks (the recipient's, then — for a daily cap not yet
-reserved today — the campaign's, so the lock order is fixed); `campaign_send_apply` writes
+reserved today — the campaign's, so the lock order is fixed; a dispatch batch takes them all
+first, campaigns before recipients, through campaign_send_batch_locks); `campaign_send_apply` writes
 what the decision asked for: re-plan, skip or cancel the recipient, reserve the day's send.
 """
 from __future__ import annotations
@@ -60,14 +61,16 @@ def _utc_day(now: datetime) -> tuple[datetime, datetime]:
 
 
 def campaign_send_batch_locks(*, messages) -> None:
-    """Lock the batch's recipients, then their capped campaigns, each in id order: the same rows
-    campaign_send_facts locks one message at a time, taken in an order every batch shares."""
+    """Lock the batch's capped campaigns, then their recipients, each in id order: the rows
+    campaign_send_facts locks one message at a time. Campaign before recipient is the order of
+    campaign_cancel / pause (campaign row, then its recipients), so a manager cancelling while
+    workers send never deadlocks with them (the bench met that with recipient-first)."""
     recipient_ids = sorted(m.campaign_recipient_id for m in messages if m.campaign_recipient_id)
     if not recipient_ids:
         return
-    campaign_ids = set(CampaignRecipient.objects.select_for_update(of=("self",)).filter(pk__in=recipient_ids)
-                       .order_by("id").values_list("campaign_id", flat=True))
+    campaign_ids = set(CampaignRecipient.objects.filter(pk__in=recipient_ids).values_list("campaign_id", flat=True))
     list(Campaign.objects.select_for_update().filter(pk__in=campaign_ids, daily_cap__isnull=False).order_by("id").values_list("id", flat=True))
+    list(CampaignRecipient.objects.select_for_update(of=("self",)).filter(pk__in=recipient_ids).order_by("id").values_list("id", flat=True))
 
 
 def campaign_send_facts(*, message, now: datetime) -> CampaignFacts | None:
