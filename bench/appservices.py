@@ -1,6 +1,6 @@
-"""Benchmarks of app services still being written: sandbox dispatch, campaign expansion, the
-conversation list. Each imports the app's own code; when that import fails the row says
-"not yet available: <error>" and the run goes on."""
+"""Benchmarks of app services still being written: campaign expansion, the conversation list
+(the outbound dispatch scenarios are in bench/sends.py). Each imports the app's own code; when
+that import fails the row says "not yet available: <error>" and the run goes on."""
 from __future__ import annotations
 
 import asyncio
@@ -11,7 +11,6 @@ from datetime import timedelta
 
 from bench.config import Ctx
 from bench.load import HttpPool, http_request, summary
-from bench.procs import CpuWatch
 from bench.seed import WORK_HOURS, insert_select
 
 DISPATCH = ["inbox.services.outbound.dispatch_due_messages"]
@@ -63,99 +62,6 @@ def sandbox_channel(ctx: Ctx, reps: int, capacity: int):
     SalesRepChannelActivity.objects.bulk_create([SalesRepChannelActivity(rep_channel=rc, activity=activity) for rc in rcs],
                                                 batch_size=2000)
     return channel
-
-
-@_closing
-def _seed_dispatch(ctx: Ctx) -> int:
-    from django.utils import timezone
-
-    from inbox.models import Contact, ContactIdentity, Conversation, Message
-
-    s = ctx.sizes
-    channel = sandbox_channel(ctx, s.dispatch_rep_channels, s.dispatch_capacity)
-    reps = ctx.world.rep_ids[:s.dispatch_rep_channels]
-    contacts = Contact.objects.bulk_create([Contact(name=f"Dispatch {i}") for i in range(len(reps))], batch_size=2000)
-    ContactIdentity.objects.bulk_create([ContactIdentity(contact=c, channel=channel, external_id=f"svc-d-{c.id}")
-                                         for c in contacts], batch_size=2000)
-    conversations = Conversation.objects.bulk_create([Conversation(contact=c, channel=channel, rep_id=r)
-                                                      for c, r in zip(contacts, reps, strict=True)], batch_size=2000)
-    due = timezone.now() - timedelta(seconds=1)
-    Message.objects.bulk_create([
-        Message(conversation=conv, channel=channel, direction="out", status="queued", body=f"bench dispatch {k}",
-                due_at=due, idempotency_key=f"bench-{conv.id}-{k}")
-        for conv in conversations for k in range(s.dispatch_per_channel)], batch_size=5000)
-    return channel.id
-
-
-@_closing
-def _waiting(channel_id: int) -> int:
-    from django.utils import timezone
-
-    from inbox.models import Message
-
-    return Message.objects.filter(channel_id=channel_id, direction="out", status__in=["queued", "sending"],
-                                  due_at__lte=timezone.now()).count()
-
-
-@_closing
-def _dispatch_result(channel_id: int, capacity: int) -> dict:
-    """Outcome by status; capacity violations (conversation = rep-channel here) over the cap; attempt times."""
-    from django.db.models import Count, Max, Min, Q
-
-    from inbox.models import DeliveryAttempt, Message
-
-    mine = Message.objects.filter(channel_id=channel_id, direction="out")
-    counts = dict(mine.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-    per_conv = mine.filter(status__in=["sent", "delivered", "read"]).values("conversation_id").annotate(n=Count("id"))
-    attempts = DeliveryAttempt.objects.filter(message__channel_id=channel_id).aggregate(
-        n=Count("id"), sandbox=Count("id", filter=Q(sandbox=True)), first=Min("started_at"), last=Max("started_at"))
-    return {"counts": counts, "violations": sum(1 for row in per_conv if row["n"] > capacity), **attempts}
-
-
-async def dispatch(ctx: Ctx) -> None:
-    """Queued sandbox messages due now, workers woken with dispatch_due until none is left due; the rate
-    is sends over the span of their DeliveryAttempts (the workers' own clock, not the harness's polling)."""
-    s = ctx.sizes
-    params = {"rep_channels": s.dispatch_rep_channels, "messages": s.dispatch_rep_channels * s.dispatch_per_channel,
-              "daily_capacity": s.dispatch_capacity, "workers": 2, "concurrency": 1, "pacing": "SEND_MIN_GAP_MS=0"}
-    name = "sandbox outbound dispatch"
-    try:
-        locate(DISPATCH)
-        from inbox.tasks import dispatch_due
-    except ImportError as exc:
-        ctx.skip("app.dispatch", name, params, "unavailable", f"not yet available: {exc}")
-        return
-    if ctx.spare(FANOUT + 120) < 0:
-        ctx.skip("app.dispatch", name, params, "skipped", "time budget of the run is used up")
-        return
-    import redis
-
-    channel_id = await asyncio.to_thread(_seed_dispatch, ctx)
-    broker = redis.Redis.from_url(f"{ctx.redis_url}/1")
-    workers = {n: p for n, p in ctx.procs.items() if n.startswith("celery")}
-    cpu = CpuWatch(workers).start()
-    t0, waiting = time.monotonic(), -1
-    while time.monotonic() - t0 < min(s.dispatch_cap_s, max(10, ctx.spare(FANOUT + 30))):
-        if broker.llen("celery") < 4:
-            dispatch_due.delay()
-        waiting = await asyncio.to_thread(_waiting, channel_id)
-        if waiting == 0:
-            break
-        await asyncio.sleep(0.2 if ctx.smoke else 1.0)
-    wall = time.monotonic() - t0
-    cpu_figures = cpu.stop()
-    result = await asyncio.to_thread(_dispatch_result, channel_id, s.dispatch_capacity)
-    counts = result["counts"]
-    sent = sum(counts.get(k, 0) for k in ("sent", "delivered", "read"))
-    span = (result["last"] - result["first"]).total_seconds() if result["n"] > 1 else 0
-    rate = (result["n"] - 1) / span if span else 0.0
-    noop = next((r["figures"].get("tasks_per_s") for r in ctx.rows if r["kind"] == "baseline.celery_noop"), None)
-    figures = {"sends_per_s": round(rate, 1), "sent": sent, "deferred": counts.get("deferred", 0),
-               "failed": counts.get("failed", 0), "still_due": waiting, "capacity_violations": result["violations"],
-               "attempts": result["n"], "sandbox_attempts": result["sandbox"], "seconds": round(wall, 2),
-               "vs_celery_noop": round(rate / noop, 3) if noop else None, **cpu_figures}
-    ctx.add("app.dispatch", name, params, figures, note="" if waiting == 0 else
-            f"{waiting} messages were still due when the {wall:.0f} s cap ran out; the rate is over what was sent")
 
 
 @_closing

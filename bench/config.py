@@ -41,9 +41,26 @@ class Sizes:
     scaleout_warm_s: float = 4  # the throughput window starts this long after the first send
     scaleout_grace_s: float = 2
     dispatch_rep_channels: int = 1000
-    dispatch_per_channel: int = 10
-    dispatch_capacity: int = 8
+    dispatch_per_channel: int = 12  # queued replies per rep-channel: the last 2 meet the daily capacity
+    dispatch_capacity: int = 10
     dispatch_cap_s: float = 90
+    dispatch_rate_limits: bool = True  # the channel has hourly and daily limits, counted but never reached
+    loopback_rep_channels: int = 1000
+    loopback_per_channel: int = 5
+    loopback_delay_ms: int = 100  # the fake WhatsApp Cloud API answers each send after this long
+    loopback_cap_s: float = 90
+    loopback_baseline_requests: int = 5000  # a bare HTTP client against the same fake, same run
+    loopback_baseline_concurrency: int = 200
+    paced_contacts: int = 10_000
+    paced_rep_channels: int = 50
+    paced_capacity: int = 250  # per rep-channel and day: the whole campaign fits in today
+    paced_cut_every: int = 5  # every 5th rep-channel's capacity is cut after the start ...
+    paced_cut_capacity: int = 20  # ... to this, so the dispatcher (not the planner) must hold it
+    paced_daily_cap: int = 1500  # the campaign's daily cap (0: none)
+    paced_gap_ms: int = 1000  # SEND_MIN_GAP_MS of the campaign's workers
+    paced_jitter_ms: int = 500  # SEND_JITTER_MS
+    paced_window_s: float = 60  # sending time before the campaign is cancelled
+    paced_provider: str = "loopback"  # the loopback WhatsApp Cloud API (gaps also seen at the provider), or "sandbox"
     campaign_contacts: int = 100_000
     convlist_conversations: int = 100_000
     convlist_messages_per: int = 10
@@ -54,7 +71,7 @@ class Sizes:
     @property
     def reps(self) -> int:
         return max(*self.webhook_sockets, *self.idle_sockets, self.tutorial_sockets, self.dispatch_rep_channels,
-                   self.status_sockets, self.scaleout_sockets)
+                   self.loopback_rep_channels, self.paced_rep_channels, self.status_sockets, self.scaleout_sockets)
 
     def events(self, rate: float, seconds: float | None = None) -> int:
         return max(10, int(rate * (self.step_s if seconds is None else seconds)))
@@ -66,6 +83,9 @@ SMOKE = Sizes(
     team_size=5, tutorial_sockets=20, tutorial_rates=(50,), webhook_sockets=(20,), webhook_rates=(50,), step_s=0.4,
     overload_step_s=0.4, backlog_cap_s=10, idle_sockets=(20,), idle_window_s=1, quiet_s=0.5, warmup_s=0.3, fanout_sockets=20, fanout_events=3,
     dispatch_rep_channels=5, dispatch_per_channel=4, dispatch_capacity=3, dispatch_cap_s=30, campaign_contacts=200,
+    loopback_rep_channels=5, loopback_per_channel=3, loopback_cap_s=30, loopback_baseline_requests=100,
+    loopback_baseline_concurrency=20, paced_contacts=100, paced_rep_channels=5, paced_capacity=40, paced_cut_every=5,
+    paced_cut_capacity=2, paced_daily_cap=12, paced_gap_ms=400, paced_jitter_ms=200, paced_window_s=4,
     convlist_conversations=200, convlist_messages_per=10, convlist_rep_share=50, convlist_requests=20, budget_s=170,
     status_messages=200, status_rate=300, status_sockets=20, status_cap_s=20, scaleout_sockets=20, scaleout_rate=100,
     scaleout_s=2, scaleout_warm_s=0.5, scaleout_grace_s=0.5,

@@ -14,7 +14,8 @@ EXPECTED_KINDS = (
     "baseline.hello.daphne", "baseline.hello.uvicorn", "baseline.redis_pubsub", "baseline.layer.core",
     "baseline.layer.pubsub", "baseline.pg_insert.c1", "baseline.pg_insert.c4", "baseline.celery_noop",
     "tutorial.webhook", "app.webhook", "app.idle", "app.fanout.webhook", "app.fanout.group_send",
-    "app.dispatch", "app.campaign", "app.convlist", "app.statuses", "app.scaleout.1x", "app.scaleout.2x",
+    "app.dispatch", "app.loopback", "app.paced_campaign", "app.campaign", "app.convlist", "app.statuses",
+    "app.scaleout.1x", "app.scaleout.2x",
 )
 PACKAGES = ("Django", "channels", "channels-redis", "daphne", "Twisted", "redis", "celery", "kombu", "psycopg",
             "psycopg-pool", "asgiref", "websockets", "uvicorn", "uvloop", "httptools", "psutil")
@@ -32,8 +33,8 @@ OBSTACLES = {
             "3-second revocation check (one query for every open socket of the process)",
     "fanout": "an inbound message is addressed to every manager of the team: one stored frame and one "
               "group_send per recipient (see the layer-only group_send row for the transport's share)",
-    "dispatch": "each sandboxed send runs every rule with the ORM: ~25 statements in two transactions (schedule "
-                "and shifts read, ledger counted, rate-limit windows counted, attempt rows, one event per message)",
+    "dispatch": "see the CPU per send of each process (cpu_us_per_send_* in the dispatch rows): 2 cores give "
+                "~2,000,000 µs of CPU per second to share between the workers, PostgreSQL and the harness",
 }
 
 
@@ -48,6 +49,11 @@ def _le(v, limit) -> bool:
 
 def _n(v) -> str:
     return "—" if v is None else (f"{v:,.1f}" if isinstance(v, float) else str(v))
+
+
+def _x(v) -> str:
+    """A ratio: three decimals (0.069×, not 0.1×)."""
+    return "—" if v is None else f"{v:.3f}"
 
 
 def _ok(rows, kind):
@@ -117,8 +123,8 @@ def cpu_per_event(row) -> str:
 
 
 def targets(rows: list[dict], smoke: bool) -> list[dict]:
-    """Issue #14's benchmark table (met is None for a row that is reported, not judged), then the
-    service targets of issue #10."""
+    """Issue #14's benchmark table (met is None for a row that is reported, not judged), issue #16's
+    outbound rows, then the service targets of issue #10."""
     out = []
 
     def add(target, measured, met, blocker):
@@ -140,7 +146,7 @@ def targets(rows: list[dict], smoke: bool) -> list[dict]:
     add("≥ 500 events/s sustained with p99 < 100 ms and 0 lost (ladder to 1,000/s)",
         f"app: highest qualifying rate {app_best or 'none'}/s, peak delivered {_n(_peak(rows, 'app.webhook', sockets))}/s; "
         f"tutorial: {tut_best or 'none'}/s, peak delivered {_n(_peak(rows, 'tutorial.webhook'))}/s"
-        f" [sockets={sockets}, rates {', '.join(str(x['params']['rate_per_s']) for x in ladder_rows)}]",
+        f" [sockets={sockets}, rates {', '.join(str(x['params']['rate_per_s']) for x in ladder_rows)}{_when(worst)}]",
         app_best is not None and app_best >= 500, _why(worst, "throughput"))
     ratio = (app_best / tut_best) if app_best and tut_best else None
     peak_app, peak_tut = _peak(rows, "app.webhook", tut_sockets), _peak(rows, "tutorial.webhook")
@@ -184,7 +190,7 @@ def targets(rows: list[dict], smoke: bool) -> list[dict]:
     bound = one and a and a >= 0.9 * one["params"]["offered_per_s"]
     add("two daphne + two workers vs one + one: throughput ratio reported (≥ 1.6× where the machine allows)",
         f"1+1 {_n(a)}/s, 2+2 {_n(b)}/s" + (f" = {ratio:.2f}×" if ratio else "")
-        + (f" [offered {one['params']['offered_per_s']}/s, {one['params']['sockets']} sockets]" if one else " (not measured)")
+        + (f" [offered {one['params']['offered_per_s']}/s, {one['params']['sockets']} sockets{_when(one)}]" if one else " (not measured)")
         + (" — 1+1 kept up with the offered rate: not saturated, the ratio is bounded by it" if bound else ""),
         ratio is not None and ratio >= 1.6,
         (f"2 cores: machine CPU {two['figures'].get('machine_cpu_pct')} % with 2+2 (servers "
@@ -193,11 +199,12 @@ def targets(rows: list[dict], smoke: bool) -> list[dict]:
         "not measured in this run")
     r = _pick(rows, "app.webhook", smoke, sockets=1000, rate_per_s=100)
     add("CPU per event of each stage (webhook → socket; reported)", cpu_per_event(r) + _at(r), None, "")
+    out += outbound_targets(rows, smoke)
     r = _pick(rows, "app.dispatch", smoke)
     f = r["figures"] if r else {}
     add("(issue #10) sandbox dispatch ≥ 1,000 sends/s, 2 workers, 1,000 rep-channels, 0 capacity violations, ≥ 0.5× bare Celery",
         f"{_n(f.get('sends_per_s'))} sends/s, {_n(f.get('capacity_violations'))} violations, "
-        f"{f.get('vs_celery_noop')}× Celery" + _at(r),
+        f"{_x(f.get('vs_celery_noop'))}× Celery" + _at(r),
         (f.get("sends_per_s") or 0) >= 1000 and f.get("capacity_violations") == 0 and (f.get("vs_celery_noop") or 0) >= 0.5,
         _unavailable(rows, "app.dispatch") or _why(r, "dispatch"))
     r = _pick(rows, "app.campaign", smoke)
@@ -214,17 +221,160 @@ def targets(rows: list[dict], smoke: bool) -> list[dict]:
     return out
 
 
+def _when(row) -> str:
+    return f", measured in the run of {row['from_run'][:16]}" if row and row.get("from_run") else ""
+
+
 def _at(row) -> str:
     if not row:
         return " (not measured)"
     p = row["params"]
     bits = [f"{k}={v}" for k, v in p.items() if k in ("sockets", "connected", "rate_per_s", "messages", "contacts",
                                                       "rep_channels", "conversations")]
+    if row.get("from_run"):
+        bits.append(f"measured in the run of {row['from_run'][:16]}")
     return f" [{', '.join(bits)}]" if bits else ""
+
+
+def outbound_targets(rows: list[dict], smoke: bool) -> list[dict]:
+    """Issue #16's benchmark table: every figure from the database, the ledger or the fake provider."""
+    out = []
+
+    def add(target, measured, met, blocker):
+        out.append({"target": target, "measured": measured, "met": met, "blocker": "" if met or met is None else blocker})
+
+    r = _pick(rows, "app.dispatch", smoke)
+    f = r["figures"] if r else {}
+    add("(issue #16) sandbox dispatch, 2 workers, 1,000 rep-channels, all rules, pacing off: ≥ 500 sends/s, "
+        "0 capacity violations (ledger), ratio to bare Celery no-op reported",
+        f"{_n(f.get('sends_per_s'))} sends/s steady ({_n(f.get('sends_per_s_overall'))}/s from the first wake); "
+        f"sent {_n(f.get('sent'))}, deferred {_n(f.get('deferred'))} ({_n(f.get('deferred_capacity'))} at their daily capacity), "
+        f"failed {_n(f.get('failed'))}, still due {_n(f.get('still_due'))}; ledger: {_n(f.get('capacity_violations'))} capacity "
+        f"violations ({_n(f.get('rep_channels_at_cap'))} rep-channels at their cap), {_n(f.get('sent_without_ledger_row'))} sends "
+        f"without a ledger row; {_x(f.get('vs_celery_noop'))}× a bare Celery no-op ({_n(f.get('celery_noop_per_s'))} tasks/s, "
+        "same run)" + _at(r),
+        (f.get("sends_per_s") or 0) >= 500 and f.get("capacity_violations") == 0 and f.get("sent_without_ledger_row") == 0,
+        _unavailable(rows, "app.dispatch") or _why(r, "dispatch"))
+
+    r = _pick(rows, "app.loopback", smoke)
+    f = r["figures"] if r else {}
+    messages = r["params"].get("messages") if r else None
+    delay = r["params"].get("provider_delay_ms") if r else None
+    exactly_once = (bool(f) and f.get("sent") == messages and f.get("messages_requested") == messages
+                    and f.get("received_more_than_once") == 0 and f.get("sent_not_received") == 0
+                    and f.get("received_not_sent") == 0 and f.get("unknown_requests") == 0 and f.get("malformed_requests") == 0
+                    and f.get("external_id_mismatch") == 0)
+    in_flight = f.get("max_in_flight")
+    add("(issue #16) loopback provider answering in 100 ms, 2 workers: ≥ 200 sends/s, each message sent exactly once",
+        f"{_n(f.get('sends_per_s'))} sends/s steady ({_n(f.get('sends_per_s_overall'))}/s from the first wake); "
+        f"{_n(f.get('sent'))} of {_n(messages)} sent in the database; the provider got {_n(f.get('requests'))} requests for "
+        f"{_n(f.get('messages_requested'))} messages: {_n(f.get('received_more_than_once'))} more than once, "
+        f"{_n(f.get('sent_not_received'))} sent without a request, {_n(f.get('received_not_sent'))} requested but not sent, "
+        f"{_n(f.get('malformed_requests'))} malformed; at most {_n(in_flight)} in flight at the provider; baseline: a bare HTTP "
+        f"client did {_n(f.get('baseline_http_per_s'))} requests/s against the same fake ({_n(f.get('baseline_http_concurrency'))} "
+        f"in flight); one send at a time per worker would allow {_n(f.get('one_at_a_time_bound_per_s'))}/s" + _at(r),
+        (f.get("sends_per_s") or 0) >= 200 and exactly_once,
+        _unavailable(rows, "app.loopback") or "; ".join(x for x in (
+            f"at most {in_flight} requests were in flight at the provider: with {delay} ms answers that bounds the rate to "
+            f"{in_flight * 1000 / delay:,.0f}/s" if in_flight and delay else "",
+            "" if exactly_once or not f else "not every message reached the provider exactly once (see the row's figures)",
+            _why(r, "loopback")) if x))
+
+    r = _pick(rows, "app.paced_campaign", smoke)
+    f = r["figures"] if r else {}
+    held = (bool(f) and (f.get("sends_total") or 0) > 0 and f.get("pacing_violations") == 0
+            and f.get("capacity_violations") == 0 and f.get("campaign_cap_violations") == 0
+            and f.get("sent_without_ledger_row") == 0 and not f.get("requests_without_ledger_row")
+            and not f.get("received_more_than_once"))
+    cap = f.get("campaign_daily_cap")
+    provider = (f"; at the provider: min gap {_n(f.get('min_gap_at_provider_ms'))} ms, "
+                f"{_n(f.get('pacing_violations_at_provider'))} gaps under the minimum (arrival times: they add the send "
+                f"path's own variation to the decided gaps), {_n(f.get('requests_without_ledger_row'))} requests without a "
+                f"ledger row, {_n(f.get('received_more_than_once'))} messages received more than once") if "requests" in f else ""
+    add("(issue #16) campaign of 10,000 over 50 rep-channels with pacing on: pacing gaps and caps never violated "
+        "(checked from the ledger), figure reported",
+        f"{_n(f.get('sends_per_s'))} sends/s over the {_n(f.get('window_s'))} s window ({_n(f.get('sends_in_window'))} sends; "
+        f"pacing allows at most {_n(f.get('pacing_ceiling_per_s'))}/s, {_x(f.get('vs_pacing_ceiling'))}× of it); ledger: "
+        f"min gap {_n(f.get('min_gap_ms'))} ms against {_n(f.get('required_gap_ms'))} ms, violations: pacing "
+        f"{_n(f.get('pacing_violations'))}, capacity {_n(f.get('capacity_violations'))} ({_n(f.get('cut_rep_channels_at_cap'))} "
+        f"of {_n(f.get('cut_rep_channels'))} rep-channels cut after the start reached their cut capacity), campaign daily cap "
+        f"{_n(f.get('campaign_cap_violations'))} (busiest day {_n(f.get('campaign_busiest_day_sends'))} sent, "
+        f"{_n(f.get('campaign_busiest_day_let_through'))} let through, of {_n(cap) if cap else 'no cap'}"
+        f"{': reached' if f.get('campaign_cap_reached') else ': not reached'}){provider}; "
+        f"{_n(f.get('recipients_scheduled'))} recipients planned in {_n(f.get('expansion_s'))} s" + _at(r),
+        held, _unavailable(rows, "app.paced_campaign") or (
+            "no send in the window: nothing was checked" if f and not f.get("sends_total") else _why(r, "paced")))
+    return out
 
 
 def _unavailable(rows, kind) -> str:
     return next((r["note"] for r in rows if r["kind"] == kind and r["status"] != "ok"), "")
+
+
+def _name(row) -> str:
+    return row["name"] + (f" [run of {row['from_run'][:16]}]" if row.get("from_run") else "")
+
+
+def _command(d: dict) -> str:
+    argv = d.get("argv") or []
+    if not argv or argv == ["--smoke"]:
+        return f"`make bench` (`python -m bench.run{' --smoke' if d['smoke'] else ''}`)"
+    return f"`python -m bench.run {' '.join(argv)}`"
+
+
+def partial_note(d: dict) -> list[str]:
+    p = d.get("partial")
+    if not p:
+        return []
+    return [f"## A partial run\n\nThis run measured the phases {', '.join(p['phases'])} only. The {p['kept_rows']} rows of "
+            f"the other phases are kept from the results.json of earlier runs ({', '.join(p['kept_from'])}): each is marked "
+            "“[run of …]” with the date of the run that measured it, and the targets below are judged on this run's rows "
+            "together with those. Machine, versions and setup below are this run's.\n\n"]
+
+
+# Rows of an earlier results.json without a "phase" (written before rows carried one): the phase
+# that produces their kind; the services phase by step (a run of some of its steps keeps the others).
+PHASE_OF_KIND = (("baseline.", "baselines"), ("tutorial.", "tutorial"), ("app.webhook", "app"), ("app.idle", "app"),
+                 ("app.statuses", "statuses"), ("app.scaleout", "scaleout"), ("app.fanout", "fanout"),
+                 ("app.dispatch", "services/dispatch"), ("app.loopback", "services/loopback"),
+                 ("app.paced_campaign", "services/paced-campaign"), ("app.campaign", "services/campaign"),
+                 ("app.convlist", "services/convlist"), ("error.dispatch", "services/dispatch"),
+                 ("error.loopback", "services/loopback"), ("error.paced-campaign", "services/paced-campaign"),
+                 ("error.campaign", "services/campaign"), ("error.convlist", "services/convlist"))
+
+
+def phase_of(row: dict) -> str | None:
+    tag = row.get("phase")
+    if tag and tag != "services":
+        return tag
+    return next((phase for prefix, phase in PHASE_OF_KIND if row["kind"].startswith(prefix)
+                 and (tag is None or phase.startswith("services/"))), tag)
+
+
+def merge_earlier(data: dict, earlier_path: Path, ran: set[str], order: tuple[str, ...] = ()) -> dict:
+    """This run's rows plus the earlier file's rows of the phases this run did not run (and not
+    measured again under the same kind and name), each marked with its run's date; the targets
+    judged again on all of them. Nothing is merged across full and smoke sizes."""
+    try:
+        earlier = json.loads(earlier_path.read_text())
+    except (OSError, ValueError):
+        return data
+    if earlier.get("smoke") != data["smoke"]:
+        return data
+    fresh = {(r["kind"], r["name"]) for r in data["rows"]}
+    kept = []
+    for row in earlier.get("rows", []):
+        phase = phase_of(row)
+        if phase is None or phase in ran or phase.split("/")[0] in ran or (row["kind"], row["name"]) in fresh:
+            continue  # run setup errors (no phase) belong to their run only
+        kept.append({**row, "phase": phase, "from_run": row.get("from_run") or earlier.get("date", "an earlier run")})
+    if not kept:
+        return data
+    rank = {name: i for i, name in enumerate(order)}
+    rows = sorted(data["rows"] + kept, key=lambda r: rank.get((phase_of(r) or "").split("/")[0], len(rank)))
+    return {**data, "rows": rows, "targets": targets(rows, data["smoke"]),
+            "partial": {"phases": sorted(ran, key=lambda p: (rank.get(p.split("/")[0], len(rank)), p)), "kept_rows": len(kept),
+                        "kept_from": sorted({r["from_run"] for r in kept})}}
 
 
 def machine() -> dict:
@@ -281,7 +431,7 @@ def _table(rows: list[dict], columns: list[str] | None = None) -> str:
     lines = ["| " + " | ".join(["scenario", "status", *columns]) + " |", "|" + "---|" * (2 + len(columns))]
     for r in rows:
         status = r["status"] + (f": {r['note']}" if r["note"] else "")
-        lines.append("| " + " | ".join([r["name"], _fmt(status), *(_fmt(r["figures"].get(c)) for c in columns)]) + " |")
+        lines.append("| " + " | ".join([_name(r), _fmt(status), *(_fmt(r["figures"].get(c)) for c in columns)]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -302,7 +452,9 @@ SECTIONS = [
     ("Idle authenticated sockets", "app.idle", None),
     ("One event to a team of managers", "app.fanout", None),
     ("Scale-out on one machine: one daphne + one worker vs two + two, at saturation", "app.scaleout", None),
-    ("Sandbox dispatch", "app.dispatch", None),
+    ("Sandbox dispatch (issue #16: every rule, pacing off)", "app.dispatch", None),
+    ("Dispatch to a loopback WhatsApp Cloud API answering in 100 ms", "app.loopback", None),
+    ("A paced campaign, checked against the ledger", "app.paced_campaign", None),
     ("Campaign expansion", "app.campaign", None),
     ("Conversation list", "app.convlist", None),
     ("Errors", "error.", None),
@@ -312,13 +464,14 @@ SECTIONS = [
 def markdown(d: dict) -> str:
     m, v = d["machine"], d["versions"]
     text = [f"# Switchboard benchmark results{' (SMOKE SIZES: not comparable to the targets)' if d['smoke'] else ''}\n\n",
-            f"Generated by `make bench` (`python -m bench.run{' --smoke' if d['smoke'] else ''}`) on {d['date']} "
+            f"Generated by {_command(d)} on {d['date']} "
             f"in {d['duration_s']:.0f} s. Every figure of this file is also in `results.json`.\n\n",
             "## Machine\n\n", f"{m['cpu']}, {m['logical_cores']} logical cores ({m['physical_cores']} physical), "
             f"{m['memory_gb']} GB RAM, {m['os']}, Python {m['python']}. The load generator, the servers, PostgreSQL "
             "and Redis share this machine; other processes running at the same time show up in machine CPU.\n\n",
             "## Versions\n\n", ", ".join(f"{k} {val}" for k, val in v.items()) + "\n\n",
-            "## Targets (issue #14; rows marked (issue #10) are the earlier service targets)\n\n",
+            *partial_note(d),
+            "## Targets (issue #14, then issue #16's outbound rows; rows marked (issue #10) are the earlier service targets)\n\n",
             "| target | measured | met | what stands in the way |\n|---|---|---|---|\n"]
     for t in d["targets"]:
         met = "reported" if t["met"] is None else "met" if t["met"] else "NOT MET"
@@ -340,7 +493,7 @@ def what_ran(d: dict) -> str:
              "| row | status | sizes |\n|---|---|---|\n"]
     for r in d["rows"]:
         sizes = ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items())
-        lines.append(f"| {r['name']} | {_fmt(r['status'] + (': ' + r['note'] if r['note'] else ''))} | {sizes} |\n")
+        lines.append(f"| {_name(r)} | {_fmt(r['status'] + (': ' + r['note'] if r['note'] else ''))} | {sizes} |\n")
     return "".join(lines)
 
 
@@ -392,6 +545,41 @@ METHOD = """\
   process on the machine). **RSS** is the daphne process's peak resident memory during the idle window.
 - Sockets authenticate with single-use tickets from `core.ws_auth.ticket_issue`, created through
   the ORM in the harness just before each batch of 500 connects.
+- **Outbound (issue #16)** — three scenarios, each judged from the database, the ledger and (for a provider)
+  what the provider received, never from the app's own counters; the code is in `bench/sends.py`:
+  - *Sandbox dispatch*: per rep-channel (sandboxed, on the service channel "Bench sandbox") one contact whose conversation had an
+    inbound message 2 h ago, and `dispatch_per_channel` replies queued due now, in round-robin order over the
+    rep-channels; the daily capacity (`dispatch_capacity`) meets the last replies of each, which must be deferred;
+    the channel has hourly and daily rate limits that are counted on every decision but never reached; every 3rd
+    contact has quiet hours later in the day. The 2 bench workers (`-c 1`) run with SEND_MIN_GAP_MS=0,
+    SEND_JITTER_MS=0, REPLY_GAP_MS=0 and are woken with `dispatch_due` until nothing is due. The harness samples
+    the number of sent messages every 0.5 s: `sends_per_s` is the rate between the samples where 10 % and 90 %
+    of the final count were first reached (steady state), `sends_per_s_overall` the final count over the time
+    from the first wake. `vs_celery_noop` divides `sends_per_s` by the bare Celery no-op rate of the same run
+    (measured in the services phase when the baselines did not run).
+  - *Capacity from the ledger*: ActivityRecord rows per rep-channel activity and shift day against that day's
+    allowance (the stored warm-up allowance within the max capacity, else the max capacity); a violation is a
+    (rep-channel, day) over it, `capacity_excess_sends` the sends over. `sent_without_ledger_row` counts sent
+    messages with no ledger row (capacity never counted).
+  - *Loopback provider*: the same kind of replies on a non-sandbox WhatsApp channel whose `api_base_url` is a
+    raw-asyncio HTTP server on 127.0.0.1 (`bench/loopback.py`) implementing `POST /{version}/{phone_number_id}/messages`
+    (bearer token, Cloud API body, Graph error shape for anything else) and answering after `loopback_delay_ms`.
+    It counts requests per message by (to, text body) — every body is unique — and by `biz_opaque_callback_data`.
+    "Exactly once": every seeded message sent in the database, requested exactly once, none requested but not
+    sent or sent without a request, the stored external id the one the fake answered. Baseline: a bare HTTP
+    client (`loopback_baseline_concurrency` keep-alive connections, closed loop) against the same fake.
+  - *Paced campaign*: a team manager's template and campaign (audience by tag, 5 zones, daily cap), created and
+    started through `campaigns.services.campaigns` like the API does; then every `paced_cut_every`-th
+    rep-channel's capacity is cut to `paced_cut_capacity` through `rep_channel_update` (so the dispatcher, not the
+    planner, must hold it); then 2 workers with SEND_MIN_GAP_MS=`paced_gap_ms`, SEND_JITTER_MS=`paced_jitter_ms`
+    are woken for `paced_window_s`, and the campaign is cancelled (`campaign_cancel`). Sends go to the loopback
+    WhatsApp API (`paced_provider`). Checked over every ledger row of the channel: consecutive `performed_at` of
+    a rep-channel at least SEND_MIN_GAP_MS apart, capacity as above, the campaign's ledger rows per UTC day
+    within its daily cap; `pacing_violations_at_provider` applies the same gap to the arrival times at the fake
+    (reported: they add the send path's own variation to the decided gaps). `sends_per_s` = ledger sends inside
+    the window / window; `pacing_ceiling_per_s` = rep-channels / (gap + jitter/2).
+  - Between these scenarios the outbound messages an earlier one left waiting are withdrawn (status cancelled,
+    defer_code `bench_withdrawn`; counts in the setup's `withdrawn_before`).
 - Servers run as subprocesses with daphne's defaults (as `make run` starts them) against their own
   database `switchboard_bench` on the embedded PostgreSQL and a private Redis started for the run.
 """

@@ -8,8 +8,14 @@
 Phases: baselines (ASGI hello, Redis, layers, PostgreSQL, Celery), tutorial (the tutorial-style
 pipeline's ladder), app (webhook ladder with 1,000 sockets of reps, their managers and the admin;
 10,000 idle sockets), statuses (30,000 status webhooks of a 10,000-message campaign), scaleout
-(1 daphne + 1 worker vs 2 + 2 at saturation), services (dispatch, campaign, conversation list),
-fanout (one event to 1,000 managers).
+(1 daphne + 1 worker vs 2 + 2 at saturation), services (sandbox dispatch, dispatch to a loopback
+WhatsApp Cloud API, a paced campaign checked against the ledger, campaign expansion, conversation
+list), fanout (one event to 1,000 managers).
+
+A run of some phases only (--only) into a directory that already holds a results.json of the same
+kind (full or smoke) keeps that file's rows of the phases it did not run, each marked with the date
+of the run that measured it, so RESULTS.md keeps showing every row; --no-merge writes only this
+run's rows.
 """
 from __future__ import annotations
 
@@ -30,6 +36,9 @@ from bench.sockets import raise_open_files
 
 # Fan-out last: its cost is the least predictable.
 PHASES = ("baselines", "tutorial", "app", "statuses", "scaleout", "services", "fanout")
+# The steps of the services phase (--services picks some); celery-noop runs with dispatch when the
+# baselines did not measure it, since dispatch's ratio is to a no-op of the same run.
+SERVICE_STEPS = ("dispatch", "loopback", "paced-campaign", "campaign", "convlist")
 
 
 def parse(argv):
@@ -38,6 +47,10 @@ def parse(argv):
     p.add_argument("--out", help="directory for results.json and RESULTS.md (default: bench/, or bench/out/smoke with --smoke)")
     p.add_argument("--only", default=",".join(PHASES), help=f"comma-separated phases among {', '.join(PHASES)}")
     p.add_argument("--sockets", help="socket counts of the app phase, e.g. 1000 (default: the full ladder)")
+    p.add_argument("--services", default=",".join(SERVICE_STEPS),
+                   help=f"comma-separated steps of the services phase among {', '.join(SERVICE_STEPS)}")
+    p.add_argument("--no-merge", action="store_true",
+                   help="with --only: write this run's rows only, not merged with the rows of earlier runs in results.json")
     p.add_argument("--size", action="append", default=[], metavar="FIELD=VALUE",
                    help="override one size of bench/config.py, e.g. --size idle_sockets='(2000,)' --size status_messages=1000")
     args = p.parse_args(argv)
@@ -60,6 +73,11 @@ def parse(argv):
     unknown = set(args.only.split(",")) - set(PHASES)
     if unknown:
         p.error(f"unknown phase(s) {', '.join(sorted(unknown))}")
+    steps = args.services.split(",")
+    unknown = set(steps) - set(SERVICE_STEPS)
+    if unknown:
+        p.error(f"unknown services step(s) {', '.join(sorted(unknown))}")
+    args.services = tuple(x for x in SERVICE_STEPS if x in steps)
     return args
 
 
@@ -83,7 +101,9 @@ def setup(ctx: Ctx) -> None:
     from bench.seed import prepare_schema, seed_people
 
     ctx.meta.update(prepare_schema(ctx.database_url))
-    worker_env = {**ctx.env, "SEND_MIN_GAP_MS": "0", "SEND_JITTER_MS": "0"}
+    from bench.sends import PACING_OFF
+
+    worker_env = {**ctx.env, **PACING_OFF}  # the paced campaign starts its own workers
     for name in ("celery1", "celery2"):  # started now, ready by the time the baselines reach them
         ctx.procs[name] = start_celery(name, worker_env, ctx.log_dir)
     t0 = time.monotonic()
@@ -126,16 +146,28 @@ async def _sync(fn, *args):
     return fn(*args)
 
 
-async def services(ctx: Ctx) -> None:
+async def services(ctx: Ctx, steps: tuple[str, ...] = SERVICE_STEPS) -> None:
     from bench import appservices as a
+    from bench import baselines as b
+    from bench import sends
+
+    async def step(name, fn, *args):
+        if name in steps or (name == "celery-noop" and "dispatch" in steps):
+            await phase(ctx, name, fn, *args)
+            for row in ctx.rows:  # a partial run of the services keeps the other steps' earlier rows
+                row.setdefault("phase", f"services/{name}")
 
     workers = _bench_workers(ctx, running=True)
     await asyncio.to_thread(wait_celery, workers)
-    await phase(ctx, "dispatch", a.dispatch, ctx)
+    if not any(r["kind"] == "baseline.celery_noop" and r["status"] == "ok" for r in ctx.rows):
+        await step("celery-noop", b.celery_noop, ctx)  # dispatch's ratio is to a no-op of the same run
+    await step("dispatch", sends.dispatch, ctx)
+    await step("loopback", sends.loopback, ctx)
+    await step("paced-campaign", sends.paced_campaign, ctx)  # stops the pacing-off workers, runs its own
     for worker in workers:  # nothing may dispatch (campaign messages) while the next ones are measured
         worker.terminate()
-    await phase(ctx, "campaign", a.campaign, ctx)
-    await phase(ctx, "convlist", a.conversation_list, ctx)
+    await step("campaign", a.campaign, ctx)
+    await step("convlist", a.conversation_list, ctx)
 
 
 def _bench_workers(ctx: Ctx, *, running: bool) -> list:
@@ -150,18 +182,20 @@ def _bench_workers(ctx: Ctx, *, running: bool) -> list:
     return workers
 
 
-async def run_phases(ctx: Ctx, only: set[str]) -> None:
+async def run_phases(ctx: Ctx, only: set[str], service_steps: tuple[str, ...] = SERVICE_STEPS) -> None:
     from bench import scale
     from bench import scenarios as s
 
     steps = {"baselines": (baselines, ctx), "tutorial": (s.tutorial_phase, ctx), "app": (s.app_phase, ctx),
              "statuses": (scale.statuses_phase, ctx), "scaleout": (scale.scaleout_phase, ctx),
-             "fanout": (s.fanout_phase, ctx), "services": (services, ctx)}
+             "fanout": (s.fanout_phase, ctx), "services": (services, ctx, service_steps)}
     for name in PHASES:
         if name in only:
             if name not in ("baselines", "services", "tutorial"):
                 await asyncio.to_thread(_bench_workers, ctx, running=False)
             await phase(ctx, name, *steps[name])
+            for row in ctx.rows:
+                row.setdefault("phase", name)
 
 
 def server_versions(ctx: Ctx) -> dict:
@@ -203,7 +237,7 @@ def main(argv=None) -> int:
     extra = {}
     try:
         setup(ctx)
-        asyncio.run(run_phases(ctx, set(args.only.split(","))))
+        asyncio.run(run_phases(ctx, set(args.only.split(",")), args.services))
     except Exception as exc:
         traceback.print_exc()
         ctx.add("error.setup", "run failed", {}, {}, status="error", note=f"{type(exc).__name__}: {exc}")
@@ -215,13 +249,20 @@ def main(argv=None) -> int:
     from bench import report
 
     data = {
-        "date": started.isoformat(timespec="seconds"), "smoke": smoke,
+        "date": started.isoformat(timespec="seconds"), "smoke": smoke, "argv": list(sys.argv[1:] if argv is None else argv),
         "duration_s": round(time.monotonic() - ctx.started, 1), "machine": report.machine(),
         "versions": report.versions(extra),
         "setup": {"database": ctx.database_url.rsplit("/", 1)[-1], "redis": "private redis-server for this run",
                   "sizes": ctx.sizes.__dict__, **ctx.meta},
         "rows": ctx.rows, "targets": report.targets(ctx.rows, smoke),
     }
+    ran = set(args.only.split(","))
+    if "services" in ran and args.services != SERVICE_STEPS:  # some steps only: the others' rows are kept
+        ran = (ran - {"services"}) | {f"services/{x}" for x in args.services}
+        if "dispatch" in args.services:
+            ran.add("services/celery-noop")
+    if ran != set(PHASES) and not args.no_merge:
+        data = report.merge_earlier(data, out / "results.json", ran, PHASES)
     report.write(out, data)
     errors = [r for r in ctx.rows if r["status"] == "error"]
     print(f"bench: wrote {out / 'RESULTS.md'} and {out / 'results.json'} in {data['duration_s']:.0f} s"
