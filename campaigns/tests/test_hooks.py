@@ -93,7 +93,7 @@ def test_a_burst_of_replies_outside_campaigns_costs_one_rescore_task(django_capt
         for n in range(len(contacts)):
             message_receive(channel=channel, event=InboundMessage(channel_key="", external_id=f"burst-in-{n}",
                                                                   contact_id=f"burst-{n}", timestamp=timezone.now(), text="hi"))
-    enqueues = [c for c in callbacks if getattr(c, "func", None) is not None and c.args[:1] == ("campaigns.tasks.rescore_pending",)]
+    enqueues = [c for c in callbacks if getattr(c, "task_name", None) == "campaigns.tasks.rescore_pending"]
     assert len(enqueues) == 1  # one task for the whole burst, not twenty
     assert PendingRescore.objects.count() == 20
     assert pending_rescore_drain(batch=7) == 20
