@@ -447,7 +447,9 @@ async def loopback(ctx: Ctx) -> None:
 @_closing
 def _seed_campaign(ctx: Ctx, channel_id: int) -> dict:
     """Contacts over five zones tagged for the campaign, with their WhatsApp identity; a template
-    and a draft campaign written by a team manager through the services a manager's requests call."""
+    and a draft campaign written by the admin through the services the admin's requests call (the
+    50 rep-channels span three teams: a team manager's campaign reaches only the team's contacts
+    and reps, #17)."""
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.utils import timezone
@@ -467,7 +469,7 @@ def _seed_campaign(ctx: Ctx, channel_id: int) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO inbox_contactidentity (contact_id, channel_id, external_id)"
                        " SELECT id, %s, ltrim(phone, '+') FROM inbox_contact WHERE tags @> ARRAY[%s]::varchar(50)[]", [channel_id, tag])
-    manager = get_user_model().objects.get(pk=ctx.world.team_managers[0][0])
+    manager = get_user_model().objects.get(pk=ctx.world.admin_user)
     template = template_create(user=manager, fields={"name": "Bench paced offer", "body": "Hello {first_name}, a bench offer for you",
                                                       "whatsapp_name": "bench_paced_offer", "whatsapp_language": "en_US"})
     now = timezone.now().replace(microsecond=0)

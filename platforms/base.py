@@ -62,7 +62,8 @@ class StatusUpdate:
     error_code: str = ""
     error_title: str = ""
     # What we sent along that the platform echoes on its statuses (WhatsApp's
-    # biz_opaque_callback_data): matches a send whose answer never arrived.
+    # biz_opaque_callback_data, Twilio's StatusCallback parameter, our key in an e-mail's
+    # Message-ID, a service's idempotency_key): matches a send whose answer never arrived.
     correlation_id: str = ""
 
 
@@ -109,6 +110,10 @@ class SendResult:
     response: dict = field(default_factory=dict)
 
 
+# Outbound idempotency keys are KEY_PREFIX + the message id (inbox/services/delivery.py), echoed
+# back as correlation ids; an e-mail's Message-ID, which cannot carry an opaque value, is ours by it.
+KEY_PREFIX = "switchboard-msg-"
+
 STOP_KEYWORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt-out"})
 
 
@@ -136,15 +141,23 @@ class Adapter(Protocol):
     handshake_secret_names: tuple[str, ...]  # the secrets a handshake accepts; () without one
     handshake: Handshake | None  # the GET subscription check, where the platform has one
 
-    def template_for(self, *, name: str, language: str, body: str, variables: dict) -> dict | None:
+    def template_for(self, *, name: str, language: str, body: str, variables: dict, header: str = "",
+                     header_format: str = "text", subject: str = "", html_body: str = "") -> dict | None:
         """The provider template `send` takes for one of ours (its platform `name`, `language`, its
-        `body` with {placeholders} and the message's `variables`); None to send the rendered text."""
+        `body` with {placeholders} and the message's `variables`; WhatsApp's declared `header` of
+        `header_format` text | image | video | document; an e-mail's `subject` and `html_body`);
+        None to send the rendered text. Adapters ignore the fields their platform has no use for."""
 
     def verify(self, *, request: RawRequest, secrets: list[str], now: float) -> bool:
         """Whether one of `secrets` signed the request; `now` (unix s) bounds replayed timestamps."""
 
     def dedup_key(self, *, request: RawRequest) -> str:
-        """Equal for redeliveries of one event, different for different events."""
+        """Equal for redeliveries of one event, different for different events; from signed content
+        where the platform signs any (the endpoint scopes it to the channel and hashes it)."""
+
+    def replay_token(self, *, request: RawRequest) -> str:
+        """The single-use value of a signature that does not cover the body (Mailgun's token), which
+        the endpoint accepts once; "" where the signature covers the body."""
 
     def parse(self, *, request: RawRequest) -> list[NormalizedEvent]:
         """The request's events; PayloadError (nothing else) for any body that is not this platform's."""

@@ -3,32 +3,43 @@
 Mailgun posts the parsed message as urlencoded or multipart form fields and signs it in the
 body: `signature` = hex HMAC-SHA256(signing key, timestamp + token). channel_key is the
 route's `recipient` (our address), contact_id the envelope `sender`, both lower-cased.
-Mailgun event webhooks (delivered, bounced, complained) are out of scope here.
+
+Statuses: e-mail has no status webhook here (Mailgun's event webhooks are not read), so what
+comes back to our address tells: a reply whose In-Reply-To/References names one of our
+Message-IDs proves that mail arrived ("delivered"); a bounce (a delivery-status report, or mail
+from the mailer daemon) naming one fails it. Our Message-IDs embed the send's idempotency key
+(`<switchboard-msg-42.<random>@our domain>`), which is the status's correlation id, so even a
+send whose answer was lost is settled by them.
 """
 from __future__ import annotations
 
+import html
 import json
+import re
 import smtplib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr, parsedate_to_datetime
+from secrets import token_hex
 
 import httpx
 
 from .base import (
+    KEY_PREFIX,
     InboundMessage,
     NormalizedEvent,
     PayloadError,
     RawRequest,
     SendResult,
+    StatusUpdate,
     is_opt_out_text,
 )
 from .common import (
     any_channel,
+    filled,
     form_fields,
     hmac_hex,
     matches_any,
-    no_provider_template,
     own_channel_keys,
     sha256_hex,
     unix_time,
@@ -43,7 +54,14 @@ secret_names = ("signing_key", "smtp_username", "smtp_password")
 signing_secret_names = ("signing_key",)  # Mailgun's webhook signing key
 handshake_secret_names = ()
 handshake = None
-template_for = no_provider_template  # the rendered text; the subject is the channel's
+
+
+def template_for(*, subject: str = "", html_body: str = "", variables: dict, **_other: object) -> dict | None:
+    """The template's subject and HTML part, filled in (HTML-escaped values); the plain text part is
+    the message's rendered text. None when the template has neither: the channel's subject."""
+    if not (subject or html_body):
+        return None
+    return {"subject": filled(subject, variables), "html": filled(html_body, variables, escape=html.escape)}
 
 
 def address_of(*, contact_id: str) -> str:
@@ -56,6 +74,9 @@ channel_candidates = own_channel_keys  # the route's recipient names the channel
 secret_channel_name = any_channel
 
 TOLERANCE_SECONDS = 300
+# One of our Message-IDs: the send's idempotency key, a random part, our domain.
+OUR_MESSAGE_ID = re.compile(rf"<({re.escape(KEY_PREFIX)}\d+)\.[0-9a-f]{{16}}@[^<>\s]+>")
+BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 
 
 def verify(*, request: RawRequest, secrets: list[str], now: float) -> bool:
@@ -77,13 +98,29 @@ def verify(*, request: RawRequest, secrets: list[str], now: float) -> bool:
     return matches_any([hmac_hex(key, signed) for key in usable(secrets)], signature.lower())
 
 
+SIGNATURE_FIELDS = ("timestamp", "token", "signature")
+
+
 def dedup_key(*, request: RawRequest) -> str:
-    """The Message-Id (the same mail routed twice is one event), else the signing token."""
+    """The Message-Id with the envelope sender (the same mail routed twice is one event; the sender
+    chooses the id, so one sender's mail never suppresses another's), else the fields without the
+    signature, which Mailgun signs anew for each retry."""
     try:
-        fields = dict(form_fields(request))
+        fields = form_fields(request)
     except PayloadError:
-        fields = {}
-    return _header(fields, "Message-Id") or fields.get("token") or sha256_hex(request.body)
+        return sha256_hex(request.body)
+    message_id = _header(dict(fields), "Message-Id")
+    if message_id:
+        return json.dumps([message_id, dict(fields).get("sender", "").strip().lower()])
+    return sha256_hex(json.dumps(sorted(f for f in fields if f[0] not in SIGNATURE_FIELDS)).encode())
+
+
+def replay_token(*, request: RawRequest) -> str:
+    """Mailgun signs timestamp + token, not the body: the token is accepted once."""
+    try:
+        return dict(form_fields(request)).get("token", "")
+    except PayloadError:
+        return ""
 
 
 def _header(fields: dict[str, str], name: str) -> str:
@@ -108,11 +145,39 @@ def _address(value: str, name: str) -> str:
     return addresses[0].lower()
 
 
+def _ours(*texts: str) -> dict[str, str]:
+    """Our Message-IDs named in `texts`, each with the idempotency key it embeds, in order."""
+    return {match.group(0): match.group(1) for text in texts for match in OUR_MESSAGE_ID.finditer(text)}
+
+
+def _is_bounce(fields: dict[str, str]) -> bool:
+    """A delivery-status report (RFC 3464), or mail from a mailer daemon: null or daemon sender."""
+    content_type = _header(fields, "Content-Type").lower()
+    if content_type.startswith("multipart/report") and "delivery-status" in content_type:
+        return True
+    sender = fields.get("sender", "").strip().strip("<>").lower()
+    return not sender or sender.split("@")[0] in BOUNCE_SENDERS
+
+
+def _statuses(fields: dict[str, str], ours: dict[str, str], status: str, request: RawRequest, **extra) -> list[NormalizedEvent]:
+    channel_key = _address(fields["recipient"], "recipient")
+    at = _timestamp(fields, request)
+    return [StatusUpdate(channel_key=channel_key, external_id=message_id, status=status, timestamp=at, correlation_id=key,
+                         **extra) for message_id, key in ours.items()]
+
+
 def parse(*, request: RawRequest) -> list[NormalizedEvent]:
     fields = dict(form_fields(request))
-    for name in ("recipient", "sender"):
-        if not fields.get(name):
-            raise PayloadError(f"{name} is missing")
+    if not fields.get("recipient"):
+        raise PayloadError("recipient is missing")
+    threaded = (_header(fields, "In-Reply-To"), _header(fields, "References"))
+    if _is_bounce(fields):
+        bounced = _ours(*threaded, fields.get("body-plain", ""))
+        if bounced:  # about our mail, not from a person: a status, never a conversation message
+            return _statuses(fields, bounced, "failed", request, error_code="bounced",
+                             error_title=(fields.get("subject") or "the mail bounced")[:300])
+    if not fields.get("sender"):
+        raise PayloadError("sender is missing")
     external_id = _header(fields, "Message-Id") or (f"mailgun:{fields['token']}" if fields.get("token") else "")
     if not external_id:
         raise PayloadError("Message-Id and token are missing")
@@ -129,7 +194,9 @@ def parse(*, request: RawRequest) -> list[NormalizedEvent]:
         subject=subject,
         raw_type="email",
     )
-    return with_keyword_opt_out(message, forced=is_opt_out_text(subject))
+    events = with_keyword_opt_out(message, forced=is_opt_out_text(subject))
+    # A reply quoting our mail proves it arrived: that settles a send whose answer was lost too.
+    return events + _statuses(fields, _ours(*threaded), "delivered", request, contact_id=message.contact_id)
 
 
 def _timestamp(fields: dict[str, str], request: RawRequest) -> datetime:
@@ -159,23 +226,26 @@ def send(
     idempotency_key: str,
 ) -> SendResult:
     """SMTP to config["smtp_host"]:config["smtp_port"] from config["from_address"] (client and
-    base_url are unused: same signature as the HTTP adapters). A template is
-    `{"subject", "text"}`; otherwise the subject is config["subject"]. The Message-ID is
-    derived from the idempotency key, so a resend after an ambiguous failure is the same
-    message to receiving servers, and it is what replies quote in In-Reply-To."""
-    message_id = f"<{idempotency_key}@switchboard>"
+    base_url are unused: same signature as the HTTP adapters). A template is `{"subject",
+    "html", "text"}` (template_for); with HTML the mail is multipart/alternative, plain text
+    first. The Message-ID embeds the idempotency key, so bounces and replies that name it find
+    our message even when this answer is lost; its random part keeps it unique worldwide."""
+    domain = parseaddr(config.get("from_address", ""))[1].rpartition("@")[2] or "switchboard.invalid"
+    message_id = f"<{idempotency_key}.{token_hex(8)}@{domain}>"
     template = template or {}
     try:
         message = EmailMessage()
         message["From"] = config["from_address"]
         message["To"] = to
-        message["Subject"] = template.get("subject") or config.get("subject", "")
+        message["Subject"] = _subject(config, template)
         message["Message-ID"] = message_id
         if config.get("in_reply_to"):  # a reply: the person's mail client threads it
             message["In-Reply-To"] = config["in_reply_to"]
             message["References"] = config.get("references") or config["in_reply_to"]
         message["Date"] = formatdate(usegmt=True)
         message.set_content(text or template.get("text", ""))
+        if template.get("html"):
+            message.add_alternative(template["html"], subtype="html")
     except ValueError as exc:  # CR/LF in a header: never retry
         return SendResult(ok=False, error_code="invalid_message", error_title=str(exc))
     sending = False
@@ -196,8 +266,18 @@ def send(
     except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused connections, timeouts
         # Lost while the message was being handed over: the server may have queued it already
         # (relays do not deduplicate on Message-ID). Before that, nothing left.
-        return SendResult(ok=False, retryable=True, ambiguous=sending, error_code=type(exc).__name__, error_title=str(exc))
+        return SendResult(ok=False, retryable=True, ambiguous=sending, external_id=message_id if sending else "",
+                          error_code=type(exc).__name__, error_title=str(exc))
     return SendResult(ok=True, external_id=message_id, response={"message_id": message_id})
+
+
+def _subject(config: dict, template: dict) -> str:
+    """A reply in a thread keeps "Re: " the thread's subject (config["subject"], set for the reply;
+    mail clients thread on it too); otherwise the template's, else the channel's."""
+    subject = config.get("subject", "")
+    if config.get("in_reply_to") and subject[:3].lower() == "re:":
+        return subject
+    return template.get("subject") or subject
 
 
 def _refused(code: int, reply: bytes | str) -> SendResult:

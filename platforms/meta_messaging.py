@@ -64,8 +64,8 @@ class MetaMessaging:
     signing_secret_names: tuple[str, ...] = meta.SIGNING_SECRET_NAMES
     handshake_secret_names: tuple[str, ...] = meta.HANDSHAKE_SECRET_NAMES
 
-    def template_for(self, *, name: str, language: str, body: str, variables: dict) -> None:
-        return no_provider_template(name=name, language=language, body=body, variables=variables)
+    def template_for(self, **template: object) -> None:
+        return no_provider_template(**template)
 
     def verify(self, *, request: RawRequest, secrets: list[str], now: float) -> bool:
         return meta.verify(request=request, secrets=secrets, now=now)
@@ -84,6 +84,9 @@ class MetaMessaging:
 
     def secret_channel_name(self, *, request: RawRequest) -> str | None:
         return None  # any channel's app secret may have signed
+
+    def replay_token(self, *, request: RawRequest) -> str:
+        return ""  # the signature covers the body
 
     def address_of(self, *, contact_id: str) -> str:
         return ""  # a PSID / IGSID is scoped to the Page: it names no phone or address

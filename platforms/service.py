@@ -6,7 +6,8 @@ Inbound: `POST /webhooks/service/` with headers
     X-Switchboard-Signature: t=<unix s>,v1=<hex>    (hex HMAC-SHA256(secret, f"{t}.".encode() + body);
                                                      several v1= allowed while a secret rotates;
                                                      |now - t| <= 300 s)
-    X-Switchboard-Event-Id: <optional>              (dedup key; sha256 of the body otherwise)
+    X-Switchboard-Event-Id: <optional>              (stored with the event, but not signed, so not the
+                                                     dedup key: the events' "id"s are, else the body's sha256)
 
 and a JSON body; "timestamp" is unix seconds or ISO 8601 with an offset:
 
@@ -16,13 +17,15 @@ and a JSON body; "timestamp" is unix seconds or ISO 8601 with an offset:
        "text": "Hi", "media_url": "", "media_type": "", "mime_type": "", "reply_to": "", "is_echo": false},
       {"id": "evt_2", "type": "status", "timestamp": 1718000005, "message_id": "<id our send got back>",
        "status": "sent" | "delivered" | "read" | "failed", "contact_id": "u-42",
-       "error_code": "", "error_title": ""},
+       "error_code": "", "error_title": "", "idempotency_key": "<the key our send carried>"},
       {"id": "evt_3", "type": "opt_out", "timestamp": 1718000009, "contact_id": "u-42",
        "reason": "keyword" | "unsubscribe" | "complaint"}
     ]}
 
 Only "type", "timestamp", "message_id" (message, status), "contact_id" (message, opt_out) and
-"status" are required. Other types are Ignored, so services may send more than we read.
+"status" are required. Other types are Ignored, so services may send more than we read. A status
+should echo the send's "idempotency_key": it names our message even when the service's answer to
+the send (its "id") never reached us, or has not been stored yet.
 
 Outbound: `POST {internal URL}/messages`, signed the same way, with `Idempotency-Key` and
 `X-Switchboard-Channel` headers and body `{"channel", "to", "text", "template",
@@ -56,6 +59,7 @@ from .common import (
     load_json_object,
     matches_any,
     no_provider_template,
+    no_replay_token,
     own_channel_keys,
     post,
     sha256_hex,
@@ -117,7 +121,19 @@ def secret_channel_name(*, request: RawRequest) -> str | None:
 
 
 def dedup_key(*, request: RawRequest) -> str:
-    return request.headers.get("x-switchboard-event-id", "").strip() or sha256_hex(request.body)
+    """The signed body's event ids, else its hash. X-Switchboard-Event-Id is not signed: whoever
+    replays a request could change it, so it decides nothing."""
+    try:
+        events = get_list(load_json_object(request.body), "events")
+    except PayloadError:
+        events = []
+    ids = [event.get("id") for event in events if isinstance(event, dict)]
+    if ids and len(ids) == len(events) and all(isinstance(i, str) and i for i in ids):
+        return "events:" + json.dumps(sorted(ids))
+    return sha256_hex(request.body)
+
+
+replay_token = no_replay_token  # the signature covers timestamp and body
 
 
 def parse(*, request: RawRequest) -> list[NormalizedEvent]:
@@ -182,6 +198,7 @@ def _status(event: dict, channel_key: str, where: str) -> list[NormalizedEvent]:
             contact_id=get_str(event, "contact_id", where),
             error_code=get_str(event, "error_code", where),
             error_title=get_str(event, "error_title", where),
+            correlation_id=get_str(event, "idempotency_key", where)[:200],
         )
     ]
 

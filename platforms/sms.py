@@ -5,6 +5,13 @@ One endpoint takes both inbound messages and status callbacks. channel_key is OU
 MessagingServiceSid first, because a number in a service pool may not be the one a
 channel was configured with. Twilio payloads carry no time: events use
 `request.received_at` (or now).
+
+Status callbacks come to config["status_callback_url"] (this endpoint's public URL, e.g.
+https://inbox.example.com/webhooks/sms/), sent as each message's StatusCallback with our
+idempotency key added as its `correlation_id` query parameter. Twilio posts the callback to that
+URL, query included (and signs it so), which names our message even when the answer to the send,
+and with it the MessageSid, was never stored. Without it Twilio uses the Messaging Service's own
+callback, and statuses match by MessageSid only.
 """
 from __future__ import annotations
 
@@ -13,7 +20,7 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
@@ -34,6 +41,7 @@ from .common import (
     form_fields,
     matches_any,
     no_provider_template,
+    no_replay_token,
     post,
     sha256_hex,
     unsupported_template,
@@ -58,6 +66,7 @@ def address_of(*, contact_id: str) -> str:
 def contact_id_for(*, address: str) -> str:
     return e164(address)
 secret_channel_name = any_channel
+replay_token = no_replay_token  # the signature covers every parameter
 
 STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "undelivered": "failed", "failed": "failed"}
 INBOUND_STATUSES = ("received", "receiving")
@@ -74,6 +83,7 @@ ERROR_TITLES = {
     "30008": "Unknown error",
 }
 DEFAULT_PORTS = {"https": 443, "http": 80}
+CORRELATION_PARAM = "correlation_id"  # the StatusCallback query parameter that carries our key
 
 
 # ---------------------------------------------------------------- webhook security
@@ -154,7 +164,7 @@ def parse(*, request: RawRequest) -> list[NormalizedEvent]:
         raise PayloadError("MessageSid is missing")
     received = request.received_at or datetime.now(UTC)
     if _is_status_callback(fields):
-        return _status(fields, received)
+        return _status(fields, received, request.url)
     return _inbound(fields, received)
 
 
@@ -206,7 +216,13 @@ def _inbound(fields: dict[str, str], received: datetime) -> list[NormalizedEvent
     return with_keyword_opt_out(message, forced=fields.get("OptOutType", "").upper() == "STOP")
 
 
-def _status(fields: dict[str, str], received: datetime) -> list[NormalizedEvent]:
+def _correlation(url: str) -> str:
+    """Our idempotency key, back from the StatusCallback URL we sent it in."""
+    values = parse_qs(urlsplit(url).query).get(CORRELATION_PARAM) or [""]
+    return values[0][:200]
+
+
+def _status(fields: dict[str, str], received: datetime, url: str) -> list[NormalizedEvent]:
     status = fields.get("MessageStatus") or fields.get("SmsStatus") or ""
     sid = fields["MessageSid"]
     if status not in STATUSES:  # queued, accepted, sending, scheduled, canceled, …
@@ -223,6 +239,7 @@ def _status(fields: dict[str, str], received: datetime) -> list[NormalizedEvent]
             contact_id=contact_id,
             error_code=code,
             error_title=fields.get("ErrorMessage") or ERROR_TITLES.get(code, ""),
+            correlation_id=_correlation(url),
         )
     ]
     if code == UNSUBSCRIBED and contact_id:
@@ -260,7 +277,7 @@ def send(
     else:
         data["Body"] = text
     if config.get("status_callback_url"):
-        data["StatusCallback"] = config["status_callback_url"]
+        data["StatusCallback"] = _with_correlation(config["status_callback_url"], idempotency_key)
     return post(
         client,
         f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json",
@@ -270,3 +287,10 @@ def send(
         auth=(account_sid, secrets.get("auth_token", "")),
         headers={"I-Twilio-Idempotency-Token": idempotency_key},
     )
+
+
+def _with_correlation(url: str, key: str) -> str:
+    """The callback URL with our key as one more query parameter (any it already has are kept)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != CORRELATION_PARAM]
+    return urlunsplit(parts._replace(query=urlencode([*query, (CORRELATION_PARAM, key)])))

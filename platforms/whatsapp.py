@@ -7,8 +7,8 @@ become kind "unsupported" rather than Ignored: the contact did write, which also
 """
 from __future__ import annotations
 
-import string
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 
@@ -27,12 +27,15 @@ from .common import (
     dig,
     e164,
     each_dict,
+    filled,
     get_dict,
     get_list,
     get_number,
     get_str,
     load_json_object,
+    no_replay_token,
     own_channel_keys,
+    placeholders,
     unix_time,
     with_keyword_opt_out,
 )
@@ -58,6 +61,7 @@ def contact_id_for(*, address: str) -> str:
     return phone.lstrip("+") if phone else ""
 channel_candidates = own_channel_keys  # value.metadata.phone_number_id names the channel
 secret_channel_name = any_channel
+replay_token = no_replay_token  # the signature covers the body
 
 MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 STATUSES = ("sent", "delivered", "read", "failed")
@@ -193,21 +197,39 @@ def _status(status: dict, channel_key: str, where: str) -> NormalizedEvent:
     )
 
 
-def template_for(*, name: str, language: str, body: str, variables: dict) -> dict | None:
-    """Meta's template object: positional body parameters ({{1}}, {{2}}…) in the order our
-    placeholders first appear in the body, as the Cloud API documents; no parameters, no
+HEADER_MEDIA = ("image", "video", "document")
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def _header_component(header: str, header_format: str, variables: dict) -> dict | None:
+    """The send-time header of an approved template: a text header's parameter (Meta allows one),
+    or the link of a media header, which Meta requires on every send."""
+    if header_format in HEADER_MEDIA:
+        # Only what a URL cannot hold is escaped, so a variable may be a whole link or a part of one.
+        link = filled(header, variables, escape=lambda value: quote(value, safe=URL_SAFE))
+        return {"type": "header", "parameters": [{"type": header_format, header_format: {"link": link}}]} if link else None
+    names = placeholders(header)
+    if not names:  # a fixed text header (or none): nothing to fill in
+        return None
+    return {"type": "header", "parameters": [{"type": "text", "text": str(variables.get(n, ""))} for n in names]}
+
+
+def template_for(*, name: str, language: str, body: str, variables: dict, header: str = "",
+                 header_format: str = "text", **_other: object) -> dict | None:
+    """Meta's template object: the header component (when the template declares header parameters)
+    before the body component, whose positional parameters ({{1}}, {{2}}…) follow the order our
+    placeholders first appear in the body, as the Cloud API documents; nothing to fill, no
     components. Without a WhatsApp name there is no approved template: the text goes out."""
     if not name:
         return None
-    try:
-        names = list(dict.fromkeys(field for _, field, _, _ in string.Formatter().parse(body) if field))
-    except ValueError:  # a stray brace: the body has no placeholders we can name
-        names = []
-    template: dict = {"name": name, "language": language or "en_US", "components": []}
+    components = []
+    header_component = _header_component(header, header_format, variables)
+    if header_component:
+        components.append(header_component)
+    names = placeholders(body)
     if names:
-        parameters = [{"type": "text", "text": str(variables.get(n, ""))} for n in names]
-        template["components"] = [{"type": "body", "parameters": parameters}]
-    return template
+        components.append({"type": "body", "parameters": [{"type": "text", "text": str(variables.get(n, ""))} for n in names]})
+    return {"name": name, "language": language or "en_US", "components": components}
 
 
 def send(

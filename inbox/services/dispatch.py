@@ -38,6 +38,7 @@ from inbox.payloads import message_payload
 from inbox.selectors import audiences_of
 from inbox.services import delivery
 from inbox.services.contacts import identity_record
+from inbox.services.statuses import statuses_pending_apply
 from platforms import get_adapter
 from platforms.base import SendResult
 from salesreps import rules
@@ -352,7 +353,6 @@ def record(going: list[Going], now: datetime) -> None:
                              external_id=g.result.external_id, sandbox=g.attempt.sandbox)
             for message in sent:
                 hooks.message_status_changed.call(message=message)
-        from inbox.services.inbound import statuses_pending_apply  # keep: lazy, inbound → messages → outbound → dispatch
         statuses_pending_apply(message_ids=[g.message.id for g in going])  # statuses that came before their answer
 
 

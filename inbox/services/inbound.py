@@ -9,29 +9,29 @@ conversation and its assignment), read watermarks and opt-outs. Here:
   which the pipeline then replays event by event;
 - conversations are locked in id order (two batches never deadlock on them), so unread counts
   stay exact, and their times never move back;
-- a status never moves a message backwards; every status is kept in its history;
+- statuses go to inbox/services/statuses.py: never backwards, each kept in its history, one
+  that comes before its send's answer kept until that answer is recorded;
 - each conversation's events go out as one outbox row to its audience, one INSERT per batch.
 Caller holds the transaction (webhooks.pipeline.events_process_batch).
 """
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from core.copy import copy_insert, copy_update, reserve_ids
 from core.logs import entity_log
 from core.realtime import emit_each
 from inbox import hooks
-from inbox.models import ContactIdentity, Conversation, Message, MessageEvent
+from inbox.models import ContactIdentity, Conversation, Message
 from inbox.payloads import conversation_payload, message_payload
 from inbox.selectors import audiences_of
 from inbox.services import messages  # the module: tests replace its functions
 from inbox.services.contacts import contact_freshen
+from inbox.services.statuses import by_channel, statuses_apply
 from platforms.base import InboundMessage, NormalizedEvent, OptOut, StatusUpdate, Watermark
 from salesreps.models import Channel
 
@@ -51,22 +51,11 @@ def events_apply(items: Sequence[Item]) -> None:
             messages.message_handle_opt_out(channel=channel, event=event)
 
 
-def _by_channel(pairs, key) -> Q:
-    """One OR-ed condition per channel: (channel, external id in …)."""
-    ids: dict[int, set[str]] = defaultdict(set)
-    for channel, event in pairs:
-        ids[channel.id].add(key(event))
-    condition = Q(pk__in=[])
-    for channel_id, external_ids in ids.items():
-        condition |= Q(channel_id=channel_id, external_id__in=sorted(external_ids))
-    return condition
-
-
 def messages_receive(pairs: Sequence[tuple[Channel, InboundMessage]]) -> int:
     """Store the new ones among `pairs`; returns how many were stored."""
     if not pairs:
         return 0
-    stored = set(Message.objects.filter(_by_channel(pairs, lambda e: e.external_id)).values_list("channel_id", "external_id"))
+    stored = set(Message.objects.filter(by_channel(pairs, lambda e: e.external_id)).values_list("channel_id", "external_id"))
     fresh, seen = [], set(stored)
     for channel, event in pairs:
         if (channel.id, event.external_id) not in seen:
@@ -74,7 +63,7 @@ def messages_receive(pairs: Sequence[tuple[Channel, InboundMessage]]) -> int:
             fresh.append((channel, event))
     identities = {
         (i.channel_id, i.external_id): i.contact
-        for i in ContactIdentity.objects.filter(_by_channel(fresh, lambda e: e.contact_id)).select_related("contact")
+        for i in ContactIdentity.objects.filter(by_channel(fresh, lambda e: e.contact_id)).select_related("contact")
     }
     known = [(c, e, identities[(c.id, e.contact_id)]) for c, e in fresh if (c.id, e.contact_id) in identities]
     first = [(c, e) for c, e in fresh if (c.id, e.contact_id) not in identities]
@@ -167,56 +156,3 @@ def _contacts_seen(replies: dict[int, object]) -> None:
             " WHERE c.id = t.id AND (c.last_inbound_at IS NULL OR c.last_inbound_at < t.at)",
             [ids, [replies[i] for i in ids]],
         )
-
-
-CORRELATION = re.compile(r"^switchboard-msg-(\d+)$")  # the idempotency key outbound sends along
-
-
-def _correlated(pairs) -> dict[tuple[int, str], Message]:
-    """Messages named by the statuses' correlation ids (ours, echoed back) that have no external id
-    yet: the answer to their send was lost (timeout, crash). Locked like the others."""
-    wanted = {}
-    for channel, event in pairs:
-        match = CORRELATION.match(event.correlation_id or "")
-        if match:
-            wanted[int(match.group(1))] = (channel.id, event.correlation_id)
-    if not wanted:
-        return {}
-    rows = Message.objects.filter(pk__in=list(wanted), external_id="").select_for_update(of=("self",)).order_by("id")
-    return {wanted[m.id]: m for m in rows if m.channel_id == wanted[m.id][0]}
-
-
-def statuses_apply(pairs: Sequence[tuple[Channel, StatusUpdate]]) -> int:
-    """Apply each status to its message (locked in id order); returns how many messages moved."""
-    if not pairs:
-        return 0
-    found = {(m.channel_id, m.external_id): m for m in Message.objects.filter(_by_channel(pairs, lambda e: e.external_id))
-             .select_for_update(of=("self",)).order_by("id")}
-    correlated = _correlated([(c, e) for c, e in pairs if (c.id, e.external_id) not in found])
-    history, moved = [], {}
-    for channel, event in pairs:
-        message = found.get((channel.id, event.external_id)) or correlated.get((channel.id, event.correlation_id))
-        if message is not None and not message.external_id:  # a send whose answer never came: now it is known
-            message.external_id, message.defer_code, message.defer_reason = event.external_id, "", ""
-            found[(channel.id, event.external_id)] = message
-        if message is None:
-            log.warning("status for unknown message", channel=channel.id, external_id=event.external_id, status=event.status)
-            continue
-        history.append(MessageEvent(message=message, status=event.status, at=event.timestamp, detail=event.error_title[:300]))
-        if messages.status_advance(message, event.status, event.timestamp, error_code=event.error_code,
-                                   error_title=event.error_title):
-            moved[message.id] = message
-    MessageEvent.objects.bulk_create(history)
-    if not moved:
-        return 0
-    fields = [*messages.STATUS_FIELDS, "external_id", "defer_code", "defer_reason"]
-    copy_update(Message, ["id", *fields], [(m.id, *(getattr(m, f) for f in fields)) for m in moved.values()])
-    audiences = audiences_of(Conversation.objects.filter(pk__in={m.conversation_id for m in moved.values()}).select_related("rep"))
-    by_conversation = defaultdict(list)
-    for message in moved.values():
-        by_conversation[message.conversation_id].append(("message.updated", message_payload(message)))
-    emit_each((events, audiences[cid]) for cid, events in by_conversation.items())
-    for message in moved.values():
-        hooks.message_status_changed.call(message=message)
-        log.info("status applied", message=message.id, conversation=message.conversation_id, status=message.status)
-    return len(moved)

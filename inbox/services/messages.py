@@ -11,13 +11,14 @@ from core.errors import AccessDenied
 from core.logs import entity_log
 from core.realtime import emit, emit_many
 from inbox import hooks
-from inbox.models import STATUS_RANK, Contact, ContactIdentity, Conversation, Message, MessageEvent, Template
+from inbox.models import Contact, ContactIdentity, Conversation, Message, MessageEvent, Template
 from inbox.payloads import conversation_payload, message_payload
 from inbox.rules import not_after
 from inbox.selectors import audience_user_ids
 from inbox.services.contacts import contact_opt_out, contact_resolve
 from inbox.services.conversations import conversation_for_contact, conversation_get_for
 from inbox.services.outbound import message_enqueue
+from inbox.services.statuses import STATUS_FIELDS, status_advance
 from platforms.base import InboundMessage, OptOut, StatusUpdate, Watermark
 from salesreps.models import Channel
 from salesreps.selectors import rep_of
@@ -117,25 +118,6 @@ def log_received(message: Message, *, contact_id: int) -> None:
     log.info("message received" if message.direction == Message.Direction.INBOUND else "echo stored", message=message.id,
              conversation=message.conversation_id, contact=contact_id, channel=message.channel_id,
              external_id=message.external_id)
-
-
-def status_advance(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:
-    """Apply a status in memory if it moves the message forward (read > delivered > sent); failed
-    is final unless the message already got further. Caller holds the row lock and saves."""
-    if status == Message.Status.FAILED:
-        if STATUS_RANK.get(message.status, 0) >= STATUS_RANK["delivered"] or message.status == Message.Status.FAILED:
-            return False
-        message.status, message.error_code, message.error_title = Message.Status.FAILED, error_code, error_title
-    else:
-        if message.status == Message.Status.FAILED or STATUS_RANK.get(status, 0) <= STATUS_RANK.get(message.status, 0):
-            return False
-        message.status = status
-    message.status_at = at
-    message.needs_reconciliation = False
-    return True
-
-
-STATUS_FIELDS = ["status", "status_at", "error_code", "error_title", "needs_reconciliation"]
 
 
 def _move_status(message: Message, status: str, at, *, error_code: str = "", error_title: str = "") -> bool:

@@ -28,6 +28,7 @@ from inbox.models import Message
 from inbox.selectors import messages_for
 from inbox.services import dispatch
 from inbox.services.delivery import fail, message_emit
+from inbox.services.statuses import statuses_pending_sweep
 
 logger = logging.getLogger("switchboard.messages")
 
@@ -96,7 +97,6 @@ def _dispatch(ids: list[int], *, client, pool, limits, now: datetime | None) -> 
 def messages_reconcile_expired(*, now: datetime | None = None) -> int:
     """Fail what no status settled within RECONCILE_AFTER, with a reason a rep can act on (beat)."""
     now = now or timezone.now()
-    from inbox.services.inbound import statuses_pending_sweep  # keep: lazy, inbound → messages → outbound
     statuses_pending_sweep(now=now)  # a status kept before the message was parked settles it first; day-old ones go
     failed = 0
     for message_id in Message.objects.filter(status=Message.Status.SENDING, needs_reconciliation=True, due_at__lte=now).values_list("id", flat=True):

@@ -4,10 +4,12 @@ The adapters are pure Python: these tests need no database, Redis or Django sett
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -34,6 +36,9 @@ class FakeProvider:
     status: int = 200
     answer: dict | bytes = field(default_factory=dict)
     delay: float = 0.0
+    # Called with each request before it is answered: a provider that posts a status webhook
+    # before answering the send, as real ones sometimes do.
+    before_answer: Callable[[Received], None] | None = None
 
     def reply(self, status: int, answer: dict | bytes | None = None, *, delay: float = 0.0) -> None:
         self.status, self.answer, self.delay = status, answer if answer is not None else {}, delay
@@ -50,6 +55,8 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         headers = {key.lower(): value for key, value in self.headers.items()}
         provider.requests.append(Received("POST", self.path, headers, body))
+        if provider.before_answer:
+            provider.before_answer(provider.requests[-1])
         time.sleep(provider.delay)
         answer = provider.answer if isinstance(provider.answer, bytes) else json.dumps(provider.answer).encode()
         try:
@@ -96,6 +103,7 @@ class SmtpRecorder:
     def __init__(self):
         self.envelopes = []
         self.rcpt_reply = ""  # e.g. "550 5.1.1 No such user" to refuse recipients
+        self.data_delay = 0.0  # seconds to sit on an accepted message before answering DATA
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd hook
         if self.rcpt_reply:
@@ -105,6 +113,7 @@ class SmtpRecorder:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook
         self.envelopes.append(envelope)
+        await asyncio.sleep(self.data_delay)
         return "250 Message accepted for delivery"
 
 

@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 from email import message_from_bytes
 from urllib.parse import urlencode
@@ -9,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from platforms import email
-from platforms.base import InboundMessage, OptOut, PayloadError, RawRequest
+from platforms.base import InboundMessage, OptOut, PayloadError, RawRequest, StatusUpdate
 
 from .conftest import free_port
 from .helpers import fixture_fields, form_request, multipart, parse_or_reject
@@ -47,6 +48,37 @@ def test_reply_points_at_our_message_id_and_drops_the_quote():
     [message] = parse("inbound__reply")
     assert message.reply_to == "<f3a9c2e1-55b0-4c77-9d1e-2b8d7c1a0e11@switchboard>"
     assert (message.text, message.subject) == ("Looks good, let's go ahead.", "Re: Your quote")
+
+
+OURS = "<switchboard-msg-42.0f1e2d3c4b5a6978@inbox.example.com>"
+
+
+def test_a_reply_naming_our_message_id_also_says_that_mail_was_delivered():
+    message, status = parse("inbound__reply_to_ours")
+    assert (message.reply_to, message.text) == (OURS, "Thanks, received.")
+    assert status == StatusUpdate(channel_key="sales@inbox.example.com", external_id=OURS, status="delivered",
+                                  timestamp=message.timestamp, contact_id="bob.lee@example.org",
+                                  correlation_id="switchboard-msg-42")
+
+
+def test_a_reply_to_someone_elses_message_id_is_only_a_message():
+    assert [type(e) for e in parse("inbound__reply")] == [InboundMessage]
+
+
+def test_a_bounce_naming_our_message_id_fails_it_and_is_no_conversation_message():
+    assert parse("bounce__delivery_status") == [
+        StatusUpdate(channel_key="sales@inbox.example.com", external_id="<switchboard-msg-43.a1b2c3d4e5f60718@inbox.example.com>",
+                     status="failed", timestamp=datetime.fromtimestamp(1749482144, UTC), error_code="bounced",
+                     error_title="Delivery Status Notification (Failure)", correlation_id="switchboard-msg-43")
+    ]
+
+
+def test_a_bounce_with_a_null_sender_names_our_mail_in_its_text():
+    """Postfix-style: no threading headers, the original Message-ID quoted in the report."""
+    fields = signed_fields("bounce__delivery_status", sender="", **{"In-Reply-To": "", "References": "", "message-headers": "[]",
+                           "Content-Type": "", "body-plain": f"Undelivered.\n\nMessage-ID: {OURS}\n"})
+    [status] = email.parse(request=form_request(fields))
+    assert (status.external_id, status.status, status.correlation_id) == (OURS, "failed", "switchboard-msg-42")
 
 
 def test_unsubscribe_subject_opts_out():
@@ -109,9 +141,20 @@ def test_old_or_future_timestamps_are_refused():
     assert not email.verify(request=request, secrets=[KEY], now=NOW - 301)
 
 
-def test_dedup_key_is_the_message_id():
-    assert email.dedup_key(request=form_request(signed_fields("inbound__basic"))) == "<CAFx7w2s1kR9=abcDEF123@mail.example.org>"
-    assert email.dedup_key(request=form_request({"token": "abc"})) == "abc"
+def test_dedup_key_is_the_message_id_of_that_sender_and_ignores_the_signature():
+    fields = signed_fields("inbound__basic")
+    key = email.dedup_key(request=form_request(fields))
+    assert "<CAFx7w2s1kR9=abcDEF123@mail.example.org>" in key and fields["sender"].lower() in key
+    assert email.dedup_key(request=form_request({**fields, "sender": "mallory@example.net"})) != key
+    # Mailgun signs each retry anew: without a Message-Id the rest of the fields decide.
+    retry = {"recipient": "a@b.c", "body-plain": "hi", "timestamp": "1", "token": "t1", "signature": "s1"}
+    assert email.dedup_key(request=form_request(retry)) == email.dedup_key(
+        request=form_request({**retry, "timestamp": "2", "token": "t2", "signature": "s2"}))
+
+
+def test_the_token_is_the_replay_token():
+    assert email.replay_token(request=form_request(signed_fields("inbound__basic"))) == signed_fields("inbound__basic")["token"]
+    assert email.replay_token(request=form_request({"recipient": "a@b.c"})) == ""
 
 
 @settings(max_examples=300, deadline=None)
@@ -149,13 +192,39 @@ def config(server, **extra):
 
 def test_send_delivers_over_smtp_with_our_message_id(smtp_server):
     result = email.send(config=config(smtp_server), secrets={}, to="bob.lee@example.org", text="Here it is.",
-                        idempotency_key="f3a9c2e1")
-    assert (result.ok, result.external_id) == (True, "<f3a9c2e1@switchboard>")
+                        idempotency_key="switchboard-msg-42")
+    assert result.ok and re.fullmatch(r"<switchboard-msg-42\.[0-9a-f]{16}@inbox\.example\.com>", result.external_id)
     [envelope] = smtp_server.envelopes
     assert (envelope.mail_from, envelope.rcpt_tos) == ("sales@inbox.example.com", ["bob.lee@example.org"])
     mail = message_from_bytes(envelope.original_content)
-    assert (mail["Message-ID"], mail["Subject"], mail["To"]) == ("<f3a9c2e1@switchboard>", "Your quote", "bob.lee@example.org")
-    assert mail.get_payload(decode=True).decode().strip() == "Here it is."
+    assert (mail["Message-ID"], mail["Subject"], mail["To"]) == (result.external_id, "Your quote", "bob.lee@example.org")
+    assert mail.get_content_type() == "text/plain" and mail.get_payload(decode=True).decode().strip() == "Here it is."
+    again = email.send(config=config(smtp_server), secrets={}, to="bob.lee@example.org", text="x", idempotency_key="k")
+    assert again.external_id != result.external_id  # unique worldwide, whoever else runs Switchboard
+
+
+def test_template_for_fills_the_subject_and_escapes_values_in_the_html():
+    template = email.template_for(name="", language="", body="Hi {name}", variables={"name": "Ada <3", "n": 2},
+                                  subject="Your {n} chairs", html_body="<p>Hi <b>{name}</b></p>")
+    assert template == {"subject": "Your 2 chairs", "html": "<p>Hi <b>Ada &lt;3</b></p>"}
+    assert email.template_for(name="x", language="", body="Hi", variables={}) is None  # the channel's subject
+
+
+def test_a_template_with_html_goes_out_as_plain_text_then_html(smtp_server):
+    template = {"subject": "Your quote", "html": "<p>Here it is, <b>Ada</b>.</p>"}
+    email.send(config=config(smtp_server, subject="Channel subject"), secrets={}, to="ada@example.org",
+               text="Here it is, Ada.", template=template, idempotency_key="k6")
+    mail = message_from_bytes(smtp_server.envelopes[0].original_content)
+    assert (mail.get_content_type(), mail["Subject"]) == ("multipart/alternative", "Your quote")
+    parts = [(part.get_content_type(), part.get_payload(decode=True).decode().strip()) for part in mail.get_payload()]
+    assert parts == [("text/plain", "Here it is, Ada."), ("text/html", "<p>Here it is, <b>Ada</b>.</p>")]
+
+
+def test_a_reply_in_a_thread_keeps_the_threads_subject_over_the_templates(smtp_server):
+    thread = {"subject": "Re: Quote for 20 chairs", "in_reply_to": "<a@mail.example.org>", "references": "<a@mail.example.org>"}
+    email.send(config=config(smtp_server, **thread), secrets={}, to="bob@example.org", text="Hi",
+               template={"subject": "Our offer"}, idempotency_key="k7")
+    assert message_from_bytes(smtp_server.envelopes[0].original_content)["Subject"] == "Re: Quote for 20 chairs"
 
 
 def test_send_template_sets_subject(smtp_server):
@@ -171,6 +240,16 @@ def test_refused_recipient(smtp_server, reply, retryable, code):
     result = email.send(config=config(smtp_server), secrets={}, to="nobody@example.org", text="x", idempotency_key="k3")
     assert (result.ok, result.retryable, result.error_code) == (False, retryable, code)
     assert reply[4:] in result.error_title
+
+
+def test_a_server_slow_to_answer_data_may_have_the_message(smtp_server):
+    """The server took the message but answered after our timeout: delivery unknown (reconciled from
+    a reply or bounce naming the Message-ID, which the result keeps), never resent blind."""
+    smtp_server.data_delay = 0.8
+    result = email.send(config=config(smtp_server, smtp_timeout=0.5), secrets={}, to="bob@example.org", text="x",
+                        idempotency_key="switchboard-msg-9")
+    assert (result.ok, result.retryable, result.ambiguous) == (False, True, True), result
+    assert result.external_id == message_from_bytes(smtp_server.envelopes[0].original_content)["Message-ID"]
 
 
 def test_unreachable_server_is_retryable():

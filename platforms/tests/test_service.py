@@ -137,10 +137,14 @@ def test_sign_matches_verify():
     assert service.verify(request=req, secrets=[SECRET], now=NOW)
 
 
-def test_dedup_key_prefers_the_event_id_header():
+def test_dedup_key_is_the_signed_event_ids_never_the_unsigned_header():
     body = fixture_bytes("service", "message__basic")
-    assert service.dedup_key(request=request(body, headers={"x-switchboard-event-id": "delivery-77"})) == "delivery-77"
-    assert service.dedup_key(request=request(body)) == hashlib.sha256(body).hexdigest()
+    key = service.dedup_key(request=request(body))
+    assert service.dedup_key(request=request(body, headers={"x-switchboard-event-id": "delivery-77"})) == key
+    reserialized = json.dumps(json.loads(body), indent=2).encode()
+    assert service.dedup_key(request=request(reserialized)) == key
+    no_ids = b'{"events": [{"type": "message"}]}'
+    assert service.dedup_key(request=request(no_ids)) == hashlib.sha256(no_ids).hexdigest()
 
 
 @settings(max_examples=300, deadline=None)
@@ -201,3 +205,10 @@ def test_send_timeout_is_retryable(provider, http):
     provider.reply(200, {"id": "late"}, delay=1.0)
     result = send(provider, http)
     assert (result.ok, result.retryable, result.error_code) == (False, True, "ReadTimeout")
+
+
+def test_a_status_carries_the_idempotency_key_of_the_send_as_its_correlation_id():
+    body = json.dumps({"events": [{"type": "status", "timestamp": NOW, "message_id": "tg-out-1", "status": "delivered",
+                                   "idempotency_key": "switchboard-msg-42"}]}).encode()
+    [update] = service.parse(request=request(body))
+    assert (update.external_id, update.correlation_id) == ("tg-out-1", "switchboard-msg-42")

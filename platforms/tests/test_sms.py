@@ -1,6 +1,6 @@
 import base64
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from hypothesis import given, settings
@@ -261,3 +261,32 @@ def test_send_timeout_is_retryable(provider, http):
     provider.reply(201, {"sid": "late"}, delay=1.0)
     result = send(provider, http)
     assert (result.ok, result.retryable, result.error_code) == (False, True, "ReadTimeout")
+
+
+
+def test_send_asks_for_status_callbacks_that_carry_our_key(provider, http):
+    """The key rides in the StatusCallback URL as a query parameter; one the URL had stays."""
+    provider.reply(201, {"sid": "SM3"})
+    send(provider, http, config=CONFIG | {"status_callback_url": "https://inbox.example.com/webhooks/sms/?region=eu"},
+         idempotency_key="switchboard-msg-42")
+    form = parse_qs(provider.last.body.decode())
+    assert form["StatusCallback"] == ["https://inbox.example.com/webhooks/sms/?region=eu&correlation_id=switchboard-msg-42"]
+
+
+def test_a_status_callback_reads_our_key_back_from_its_url():
+    fields = fixture_fields("sms", "status__delivered")
+    url = f"{URL}?correlation_id=switchboard-msg-42"
+    request = RawRequest(body=urlencode(fields).encode(), headers={}, url=url, content_type="application/x-www-form-urlencoded",
+                         received_at=RECEIVED)
+    [update] = sms.parse(request=request)
+    assert (update.external_id, update.correlation_id) == ("SM5b7e1d1a7c0d4f0b9a8e3c2d1f0e9a8b", "switchboard-msg-42")
+    assert parse("status__delivered")[0].correlation_id == ""  # no callback URL of ours: MessageSid only
+
+
+def test_a_status_callback_to_our_url_verifies_with_its_query():
+    """Twilio signs the callback URL as we gave it, query included."""
+    params = list(fixture_fields("sms", "status__delivered").items())
+    url = f"{URL}?correlation_id=switchboard-msg-42"
+    request = signed(url, url, params)
+    assert sms.verify(request=request, secrets=["auth-token"], now=0)
+    assert not sms.verify(request=signed(url, URL, params), secrets=["auth-token"], now=0)  # key dropped: refused

@@ -310,3 +310,36 @@ def test_failures_say_whether_meta_may_have_the_message(provider, http, case, am
         provider.reply(500, {"error": {"message": "Service unavailable", "code": 2}})
         result = send(provider, http)
     assert (result.ok, result.retryable, result.ambiguous) == (False, True, ambiguous)
+
+
+def test_template_for_puts_the_declared_header_parameter_before_the_body():
+    """Meta's send-time shape: a text header's parameter in a "header" component, then "body"."""
+    template = whatsapp.template_for(name="order_shipped", language="en_US", body="Hi {name}, it ships {day}.",
+                                     variables={"name": "Ada", "order": "#42", "day": "Monday"},
+                                     header="Order {order}", header_format="text")
+    assert template["components"] == [
+        {"type": "header", "parameters": [{"type": "text", "text": "#42"}]},
+        {"type": "body", "parameters": [{"type": "text", "text": "Ada"}, {"type": "text", "text": "Monday"}]},
+    ]
+
+
+@pytest.mark.parametrize("header_format", ["image", "video", "document"])
+def test_template_for_sends_a_media_header_as_its_link(header_format):
+    template = whatsapp.template_for(name="invoice", language="en_US", body="Your invoice.", variables={"invoice": "INV 7/ä"},
+                                     header="https://cdn.example.com/invoices/{invoice}.pdf", header_format=header_format)
+    assert template["components"] == [{"type": "header", "parameters": [
+        {"type": header_format, header_format: {"link": "https://cdn.example.com/invoices/INV%207/%C3%A4.pdf"}}]}]
+
+
+def test_template_for_without_header_parameters_has_no_header_component():
+    for header in ("", "Your order is ready"):  # none, or a fixed text header: nothing to fill in at send time
+        template = whatsapp.template_for(name="t", language="en_US", body="Hi {name}", variables={"name": "Ada"},
+                                         header=header, header_format="text")
+        assert [c["type"] for c in template["components"]] == ["body"]
+
+
+def test_a_status_carries_our_correlation_id():
+    payload = json.loads(fixture_bytes("whatsapp", "status__delivered"))
+    payload["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] = "switchboard-msg-42"
+    [status] = whatsapp.parse(request=meta_request(json.dumps(payload).encode()))
+    assert status.correlation_id == "switchboard-msg-42"
