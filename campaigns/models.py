@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 
 from inbox.models import Contact, Template
-from salesreps.models import Channel, SalesRep
+from salesreps.models import Channel, SalesRep, Team
 
 
 def wall_clock(value: datetime) -> datetime:
@@ -33,6 +33,9 @@ class Campaign(models.Model):
     daily_cap = models.PositiveIntegerField(null=True, blank=True)  # campaign sends per UTC day
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # The team whose managers see and run it: its audience is that team's contacts, its sends go on
+    # that team's reps. None (admins only): every contact and rep of the company.
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

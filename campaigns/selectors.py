@@ -9,9 +9,10 @@ from django.db.models.functions import ExtractHour, TruncHour
 
 from campaigns.models import Campaign, CampaignRecipient
 from inbox.models import Contact, Message
+from inbox.selectors import team_contacts
 from salesreps import rules as rep_rules
 from salesreps.models import ActivityRecord, SalesRep, SalesRepChannel
-from salesreps.selectors import allowances_on, is_manager_or_admin, max_capacity, message_activity, rep_of, schedule_for
+from salesreps.selectors import allowances_on, managed_team_ids, manages_a_team, max_capacity, message_activity, schedule_for
 
 PENDING_MESSAGE = ("queued", "deferred", "sending")
 REACHED = ("sent", "delivered", "read")
@@ -21,29 +22,30 @@ REACHED = ("sent", "delivered", "read")
 
 
 def can_manage_campaigns(user) -> bool:
-    return is_manager_or_admin(user)
+    """Admins and the managers of a team (a manager without one has no contacts or reps to run them on)."""
+    return manages_a_team(user)
 
 
 def campaigns_for(user) -> QuerySet[Campaign]:
-    """Admins see every campaign; a manager those made by their team (or by themselves)."""
-    if not can_manage_campaigns(user):
-        return Campaign.objects.none()
-    if user.is_superuser:
-        return Campaign.objects.all()
-    rep = rep_of(user)
-    if rep.team_id is None:
-        return Campaign.objects.filter(created_by=user)
-    team_users = SalesRep.objects.filter(team_id=rep.team_id).values("user_id")
-    return Campaign.objects.filter(Q(created_by=user) | Q(created_by__in=team_users))
+    """The campaigns of the teams the user manages (managed_team_ids); admins see every one."""
+    teams = managed_team_ids(user)
+    return Campaign.objects.all() if teams is None else Campaign.objects.filter(team_id__in=teams)
+
+
+def campaign_teams(campaign: Campaign) -> frozenset[int] | None:
+    """The teams whose contacts and reps the campaign uses: its own, or every one (None) without."""
+    return None if campaign.team_id is None else frozenset({campaign.team_id})
 
 
 # ---- audience ----------------------------------------------------------------------------------
 
 
-def audience_contacts(audience: dict, *, opted_out: bool = False) -> QuerySet[Contact]:
-    """Contacts matching a normalized audience filter; opted-out contacts never match (with
-    opted_out=True: only they do, to count who the filter left out and why)."""
-    contacts = Contact.objects.filter(opted_out=opted_out)
+def audience_contacts(campaign: Campaign, *, opted_out: bool = False) -> QuerySet[Contact]:
+    """The contacts of the campaign's team (inbox.selectors.team_contacts) matching its normalized
+    audience filter; opted-out contacts never match (with opted_out=True: only they do, to count
+    who the filter left out and why)."""
+    audience = campaign.audience
+    contacts = team_contacts(campaign_teams(campaign)).filter(opted_out=opted_out)
     if audience.get("tags_any"):
         contacts = contacts.filter(tags__overlap=audience["tags_any"])
     if audience.get("tags_all"):
@@ -57,10 +59,10 @@ def audience_contacts(audience: dict, *, opted_out: bool = False) -> QuerySet[Co
     return contacts
 
 
-def consent_excluded(audience: dict, channel) -> dict[str, int]:
+def consent_excluded(campaign: Campaign, channel) -> dict[str, int]:
     """How many contacts the audience filter matches that consent keeps out, by reason."""
-    matching = audience_contacts(audience)
-    counts = {"opted_out": audience_contacts(audience, opted_out=True).count(),
+    matching = audience_contacts(campaign)
+    counts = {"opted_out": audience_contacts(campaign, opted_out=True).count(),
               "opted_out_channel": matching.count() - reachable_on(matching, channel).count()}
     return {reason: n for reason, n in counts.items() if n}
 
@@ -75,12 +77,13 @@ def reachable_on(contacts: QuerySet[Contact], channel) -> QuerySet[Contact]:
 # ---- reps and their capacity -----------------------------------------------------------------
 
 
-def channel_rep_channels(channel_id: int) -> list[SalesRepChannel]:
-    """The channel's rep-channels whose rep can work (active user)."""
-    return list(
-        SalesRepChannel.objects.filter(channel_id=channel_id, rep__user__is_active=True)
-        .select_related("rep", "channel").order_by("rep_id")
-    )
+def channel_rep_channels(channel_id: int, *, teams: frozenset[int] | None) -> list[SalesRepChannel]:
+    """The channel's rep-channels whose rep can work (active user) and is in one of `teams`
+    (None: any team, or none): a campaign sends only on its own team's reps' capacity."""
+    rep_channels = SalesRepChannel.objects.filter(channel_id=channel_id, rep__user__is_active=True)
+    if teams is not None:
+        rep_channels = rep_channels.filter(rep__team_id__in=teams)
+    return list(rep_channels.select_related("rep", "channel").order_by("rep_id"))
 
 
 def rep_capacity_days(*, rep_channel: SalesRepChannel, start: datetime, end: datetime, now: datetime,

@@ -8,7 +8,7 @@ from rest_framework import serializers
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
 from campaigns.validation import normalize_audience
 from inbox.models import Template
-from salesreps.models import Channel
+from salesreps.models import Channel, Team
 
 
 class WallClockField(serializers.DateTimeField):
@@ -60,6 +60,9 @@ class SlotSerializer(serializers.ModelSerializer):
 
 class CampaignWriteSerializer(serializers.ModelSerializer):
     channel = serializers.PrimaryKeyRelatedField(queryset=Channel.objects.all())
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True,
+        help_text="The team whose contacts and reps it uses (a team you manage); by default yours. Fixed once created.")
     template = serializers.PrimaryKeyRelatedField(queryset=Template.objects.all(), required=False, allow_null=True)
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=4096)
     variables = serializers.DictField(required=False, default=dict)
@@ -72,7 +75,8 @@ class CampaignWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = ["name", "channel", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap", "steps", "slots"]
+        fields = ["name", "channel", "team", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap", "steps",
+                  "slots"]
 
     def validate_audience(self, value):
         try:
@@ -96,7 +100,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "channel", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap",
+        fields = ["id", "name", "channel", "team", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap",
                   "status", "created_by", "created_at", "started_at", "finished_at", "steps", "slots"]
         read_only_fields = fields
 

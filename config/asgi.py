@@ -8,15 +8,18 @@ django_asgi = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs apps loaded)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from config.daphne_tuning import skip_form_parsing  # noqa: E402
-from core.ws_auth import OriginCheck  # noqa: E402
+from config.daphne_tuning import close_oversized_frames, refuse_large_bodies, skip_form_parsing  # noqa: E402
+from core.ws_auth import CLOSE_TOO_BIG, OriginCheck  # noqa: E402
 from inbox.consumers import InboxConsumer  # noqa: E402
-from webhooks.asgi import with_webhooks  # noqa: E402
+from webhooks.asgi import PREFIX, with_webhooks  # noqa: E402
 
 skip_form_parsing()
+refuse_large_bodies(prefix=PREFIX.encode(), limit=settings.WEBHOOK_MAX_BODY_BYTES)
+close_oversized_frames(limit=settings.WS_MAX_FRAME_BYTES, code=CLOSE_TOO_BIG)
 
 application = ProtocolTypeRouter(
     {

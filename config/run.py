@@ -95,7 +95,7 @@ def main() -> int:
     env.setdefault("REDIS_URL", embedded.ensure_redis())
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     py = sys.executable
-    for step in (["manage.py", "migrate", "--no-input", "-v", "0"], ["manage.py", "seed_demo"],
+    for step in (["manage.py", "migrate", "--no-input", "-v", "0"], ["manage.py", "seed_demo", "--demo-logins"],
                  ["manage.py", "collectstatic", "--no-input", "-v", "0"]):
         if subprocess.run([py, *step], env=env).returncode != 0:
             raise embedded.ServiceError(f"{' '.join(step[1:])} failed (see above); nothing under var/ was removed")

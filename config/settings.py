@@ -1,8 +1,10 @@
 """Switchboard settings: everything from the environment, embedded services when unset."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -14,25 +16,60 @@ from core.env import (
     env_list,
     env_str,
     env_url,
+    example_values,
     fernet_keys,
     generated_secrets,
+    production_secret,
+    strong_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = embedded.VAR
 TESTING = "pytest" in sys.modules or env_bool("SWITCHBOARD_TESTING", False)
 
-_generated = generated_secrets(VAR_DIR)
-SECRET_KEY = env_str("SECRET_KEY") or _generated["SECRET_KEY"]
-FIELD_ENCRYPTION_KEYS = fernet_keys(
-    "FIELD_ENCRYPTION_KEY", env_str("FIELD_ENCRYPTION_KEY") or _generated["FIELD_ENCRYPTION_KEY"]
-)
+# SWITCHBOARD_ENV=production (docker-compose.yml, the Dockerfile): keys must be given, never
+# generated, and the deployment sits behind a TLS-terminating proxy. Development generates what
+# is missing under var/ and starts embedded PostgreSQL and Redis.
+ENVIRONMENT = env_str("SWITCHBOARD_ENV", "development")
+if ENVIRONMENT not in ("development", "production"):
+    raise embedded.ServiceError(f"SWITCHBOARD_ENV={ENVIRONMENT!r} must be 'development' or 'production'")
+PRODUCTION = ENVIRONMENT == "production"
 DEBUG = env_bool("DEBUG", False)
+if PRODUCTION:
+    if DEBUG:
+        raise embedded.ServiceError("DEBUG=true with SWITCHBOARD_ENV=production: debug pages show settings and code to anyone")
+    _placeholders = example_values(BASE_DIR / ".env.example")
+    _hint = "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+    SECRET_KEY = strong_secret_key("SECRET_KEY", production_secret("SECRET_KEY", _placeholders, hint=_hint), hint=_hint)
+    _hint = "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    FIELD_ENCRYPTION_KEYS = fernet_keys("FIELD_ENCRYPTION_KEY", production_secret("FIELD_ENCRYPTION_KEY", _placeholders, hint=_hint))
+    for _name in ("DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS"):
+        if env_str(_name) is None:
+            raise embedded.ServiceError(f"{_name} is not set: production starts no embedded services and serves only named hosts")
+else:
+    _generated = generated_secrets(VAR_DIR)
+    SECRET_KEY = env_str("SECRET_KEY") or _generated["SECRET_KEY"]
+    FIELD_ENCRYPTION_KEYS = fernet_keys(
+        "FIELD_ENCRYPTION_KEY", env_str("FIELD_ENCRYPTION_KEY") or _generated["FIELD_ENCRYPTION_KEY"]
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+# Same-origin https posts need no entry (Django compares Origin with the request's host).
 CSRF_TRUSTED_ORIGINS = env_list(
     "CSRF_TRUSTED_ORIGINS",
-    [f"http://{h}:{p}" for h in ("127.0.0.1", "localhost") for p in (8000, 80)],
+    [] if PRODUCTION else [f"http://{h}:{p}" for h in ("127.0.0.1", "localhost") for p in (8000, 80)],
 )
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # probes from inside the network speak plain http
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 86400, minimum=1)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    # Preloading is the domain owner's decision (it binds every subdomain for months once listed),
+    # not a default of an app that usually serves one host; security.W021 says only that it is off.
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 DATABASE_URL = env_url("DATABASE_URL", ("postgres", "postgresql")) or embedded.ensure_postgres()
 REDIS_URL = (env_url("REDIS_URL", ("redis", "rediss")) or embedded.ensure_redis()).rstrip("/")
@@ -104,8 +141,21 @@ DATABASES["default"]["OPTIONS"] = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: its password_changed hook revokes the account's API tokens on every change.
+    {"NAME": "core.tokens.RevokeApiTokensOnPasswordChange"},
 ]
+# API tokens (POST /api/auth/token/) are valid this long from their creation.
+TOKEN_TTL = timedelta(hours=env_int("TOKEN_TTL_HOURS", 24, minimum=1))
+# Failed sign-ins (/login/, /admin/login/, /api/auth/token/) allowed per username and per client
+# address within the window; 0 switches a limit off. Off in the test suite, which signs in a lot:
+# the throttle's own tests switch it on.
+SIGN_IN_WINDOW_SECONDS = env_int("SIGN_IN_WINDOW_SECONDS", 900, minimum=1)
+SIGN_IN_MAX_FAILURES_PER_USERNAME = env_int("SIGN_IN_MAX_FAILURES_PER_USERNAME", 0 if TESTING else 5)
+SIGN_IN_MAX_FAILURES_PER_IP = env_int("SIGN_IN_MAX_FAILURES_PER_IP", 0 if TESTING else 50)
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -167,7 +217,7 @@ STATS_EMAIL_TO = env_list("STATS_EMAIL_TO", [])
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "core.tokens.ExpiringTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -201,6 +251,8 @@ LOGGING = __import__("core.logs", fromlist=["build_logging"]).build_logging(
 EVENT_RETENTION_HOURS = env_int("EVENT_RETENTION_HOURS", 48, minimum=24)
 WS_TICKET_TTL_SECONDS = 60
 WS_MAX_FRAME_BYTES = 64 * 1024
+# A resume (or reconnect with ?after=) further behind than this gets "reload" instead of a replay.
+WS_RESUME_MAX_EVENTS = env_int("WS_RESUME_MAX_EVENTS", 10000, minimum=1)
 WS_MAX_ACTIONS_PER_SECOND = 20
 WS_HEARTBEAT_SECONDS = env_int("WS_HEARTBEAT_SECONDS", 25, minimum=1)
 WS_SESSION_CHECK_SECONDS = 3
@@ -222,4 +274,29 @@ SEND_PER_REP_CHANNEL = env_int("SEND_PER_REP_CHANNEL", 4, minimum=1)
 WEBHOOK_PROCESSING = env_str("WEBHOOK_PROCESSING", "server" if TESTING else "worker")
 if WEBHOOK_PROCESSING not in ("worker", "server"):
     raise embedded.ServiceError(f"WEBHOOK_PROCESSING={WEBHOOK_PROCESSING!r} must be 'worker' or 'server'")
+# Hostile webhooks (#17). A body over WEBHOOK_MAX_BODY_BYTES is refused before it is read (Meta's
+# reach 3 MB). Verification and parsing of a body over WEBHOOK_INLINE_CHECK_BYTES (or multipart) run
+# on one of WEBHOOK_CHECK_THREADS threads, not on the event loop, and answer 503 past the budget;
+# smaller ones cost less than the hop (webhooks/endpoint.py).
+WEBHOOK_MAX_BODY_BYTES = env_int("WEBHOOK_MAX_BODY_BYTES", 3 * 1024 * 1024, minimum=64 * 1024)
+WEBHOOK_INLINE_CHECK_BYTES = env_int("WEBHOOK_INLINE_CHECK_BYTES", 4 * 1024)
+WEBHOOK_CHECK_THREADS = env_int("WEBHOOK_CHECK_THREADS", 4, minimum=1)
+WEBHOOK_CHECK_BUDGET_SECONDS = env_int("WEBHOOK_CHECK_BUDGET_MS", 2000, minimum=10) / 1000
+# Signing secrets are cached per platform this long; a request that fails against the cache
+# re-reads them at most once per refresh interval, so a flood of bad signatures costs no read each
+# (tests make channels faster than that; webhooks/tests/test_hostile.py sets it back).
+WEBHOOK_SECRETS_TTL_SECONDS = env_int("WEBHOOK_SECRETS_TTL_MS", 1000, minimum=1) / 1000
+WEBHOOK_SECRETS_REFRESH_SECONDS = env_int("WEBHOOK_SECRETS_REFRESH_MS", 0 if TESTING else 200) / 1000
+# URL-signed webhooks (Twilio) are verified against PUBLIC_BASE_URL + path (+ query), the URL the
+# platform calls (e.g. https://inbox.example.com). Without it, X-Forwarded-Proto and -Host count
+# only from TRUSTED_PROXIES (IPs or CIDRs of the TLS-terminating proxy); from anyone else they are
+# ignored. The sign-in throttle reads the client's address from X-Forwarded-For under the same rule.
+PUBLIC_BASE_URL = (env_str("PUBLIC_BASE_URL") or "").rstrip("/")
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+if PUBLIC_BASE_URL and not PUBLIC_BASE_URL.startswith(("https://", "http://")):
+    raise embedded.ServiceError(f"PUBLIC_BASE_URL={PUBLIC_BASE_URL!r} must start with https:// (or http://)")
+try:
+    [ipaddress.ip_network(proxy, strict=False) for proxy in TRUSTED_PROXIES]
+except ValueError as exc:
+    raise embedded.ServiceError(f"TRUSTED_PROXIES: {exc}") from None
 PROVIDER_BASE_URLS = {}  # per-platform override of the provider API base URL, set per channel config too

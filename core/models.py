@@ -9,6 +9,9 @@ class EventCursor(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE)
     last_seq = models.BigIntegerField(default=0)
+    # Seqs up to here were addressed under an access (role, team) the user no longer has: never
+    # replayed, and a socket opened before it moved is closed (core.realtime.access_changed).
+    access_floor = models.BigIntegerField(default=0, db_default=0)
 
 
 class UserEvent(models.Model):

@@ -1,5 +1,5 @@
-"""Who is online, closing sockets whose user was deactivated, logged out or changed password,
-and telling each socket the server's current seq for its user.
+"""Who is online, closing sockets whose user was deactivated, logged out or changed password (or
+whose role or team changed), and telling each socket the server's current seq for its user.
 
 Each process keeps a registry of its open inbox sockets; one periodic check per process (two
 queries for all of them, every few seconds) closes the sockets that lost their right and hands
@@ -18,7 +18,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from core.models import EventCursor
-from core.ws_auth import CLOSE_UNAUTHENTICATED
+from core.ws_auth import CLOSE_ACCESS_CHANGED, CLOSE_UNAUTHENTICATED
 
 logger = logging.getLogger("switchboard.realtime")
 _sockets: set = set()
@@ -83,9 +83,10 @@ def _revoked(identities: list) -> set[int]:
     return bad
 
 
-def _cursors(user_ids: set[int]) -> dict[int, int]:
-    """Each user's last stored seq: one query for every socket of the process."""
-    return dict(EventCursor.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq"))
+def _cursors(user_ids: set[int]) -> dict[int, tuple[int, int]]:
+    """Each user's (last stored seq, access floor): one query for every socket of the process."""
+    return {user_id: (seq, floor) for user_id, seq, floor in
+            EventCursor.objects.filter(user_id__in=user_ids).values_list("user_id", "last_seq", "access_floor")}
 
 
 async def _check_forever() -> None:
@@ -107,5 +108,11 @@ async def _check_forever() -> None:
             logger.warning("socket cursor check failed", exc_info=True)
             continue
         for index, consumer in enumerate(consumers):
-            if index not in bad:
-                await consumer.server_seq_is(cursors.get(consumer.identity.user_id, 0))
+            if index in bad:
+                continue
+            seq, floor = cursors.get(consumer.identity.user_id, (0, 0))
+            if floor != getattr(consumer.identity, "access_floor", 0):
+                # The role or team changed since the socket chose its groups (its close message was lost).
+                await consumer.close(code=CLOSE_ACCESS_CHANGED)
+                continue
+            await consumer.server_seq_is(seq)

@@ -111,6 +111,60 @@ def broadcast(name: str, data: dict, groups: Iterable[str]) -> None:
     transaction.on_commit(lambda: publish(frames), robust=True)
 
 
+ACCESS_CHANGED = "inbox.access_changed"  # the channel-layer message a socket closes on (CLOSE_ACCESS_CHANGED)
+
+
+def access_changed(user_ids: Iterable[int]) -> None:
+    """The users' role or team changes in the caller's transaction. Events are addressed per user
+    when emitted, so those stored so far were addressed under the old access: after commit, what
+    is still in the outbox is relayed, then each user's access floor moves to their last seq — a
+    resume from before it is answered `reload`, never replayed — and their open sockets are told
+    to close (CLOSE_ACCESS_CHANGED) and reconnect with the new access's groups. A close lost by the
+    channel layer is made up by the per-process socket check, which compares floors (core.presence).
+    Left open: an event another transaction addressed under the old access and commits after this
+    one reaches the user once, like any event emitted just before a change."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return
+
+    def apply() -> None:
+        relay()
+        users = get_user_model()._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO core_eventcursor (user_id, last_seq, access_floor)
+                SELECT u, 0, 0 FROM unnest(%s::bigint[]) AS u WHERE u IN (SELECT id FROM {users})
+                ON CONFLICT (user_id) DO UPDATE SET access_floor = core_eventcursor.last_seq
+                """,
+                [ids],
+            )
+        publish_control([user_group(u) for u in ids], ACCESS_CHANGED)
+
+    transaction.on_commit(apply, robust=True)
+
+
+def publish_control(groups: Iterable[str], kind: str) -> None:
+    """A message of type `kind` (no frame) to each group's sockets, e.g. ACCESS_CHANGED."""
+    groups = sorted(set(groups))
+
+    async def send() -> None:
+        layer = get_channel_layer()
+        await asyncio.gather(*(layer.group_send(group, {"type": kind}) for group in groups))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        future = asyncio.run_coroutine_threadsafe(send(), _publisher.loop())
+        try:
+            future.result(timeout=2)
+        except Exception:
+            logger.warning("control message %s to %d groups failed; the socket check makes it up", kind, len(groups),
+                           exc_info=True)
+        return
+    asyncio.ensure_future(send())
+
+
 def _relay_batch(limit: int) -> tuple[int, list]:
     """One relay transaction: the oldest waiting rows, sequenced, stored and deleted."""
     with transaction.atomic():

@@ -16,6 +16,10 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY = 4429
 CLOSE_TOO_BIG = 4413
 CLOSE_REVOKED = 4401
+# The user's role or team changed: the socket's groups and replay are the old access's. The client
+# reconnects (as after any other close but 4401) and gets the new access's groups; its resume point
+# predates the change, so it is answered `reload` (core.realtime.access_changed).
+CLOSE_ACCESS_CHANGED = 4409
 
 
 def origin_allowed(headers: list[tuple[bytes, bytes]]) -> bool:

@@ -7,22 +7,23 @@ from django.db.models import Avg, Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.selectors import campaigns_for
 from core.presence import online_rep_ids
 from inbox.models import Conversation, Message
 from inbox.payloads import conversation_payload
 from inbox.selectors import conversations_for
 from salesreps.models import SalesRep
-from salesreps.selectors import rep_of, rep_today
+from salesreps.selectors import managed_team_ids, manages_a_team, rep_today
 
 
 def team_reps(user):
-    if user.is_superuser:
-        return SalesRep.objects.all()
-    rep = rep_of(user)
-    if rep is None or not rep.is_manager or not rep.team_id:
-        return SalesRep.objects.none()
-    return SalesRep.objects.filter(team_id=rep.team_id)
+    """The reps of the teams the user manages (managed_team_ids): every rep for an admin."""
+    teams = managed_team_ids(user)
+    return SalesRep.objects.all() if teams is None else SalesRep.objects.filter(team_id__in=teams)
+
+
+def can_see_dashboard(user) -> bool:
+    return manages_a_team(user)
 
 
 def dashboard_data(*, user, days: int = 7) -> dict:
@@ -51,9 +52,7 @@ def dashboard_data(*, user, days: int = 7) -> dict:
 
 
 def _campaigns(user) -> list[dict]:
-    if not (user.is_superuser or team_reps(user).exists()):
-        return []
-    rows = (Campaign.objects.values("id", "name", "status", "recipients__state").annotate(n=Count("recipients"))
+    rows = (campaigns_for(user).values("id", "name", "status", "recipients__state").annotate(n=Count("recipients"))
             .order_by("-id")[:200])
     campaigns: dict[int, dict] = {}
     for row in rows:
@@ -63,4 +62,4 @@ def _campaigns(user) -> list[dict]:
     return list(campaigns.values())[:10]
 
 
-__all__ = ["dashboard_data", "team_reps", "Conversation"]
+__all__ = ["can_see_dashboard", "dashboard_data", "team_reps", "Conversation"]

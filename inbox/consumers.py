@@ -17,6 +17,7 @@ from django.conf import settings
 
 from core import presence
 from core.ws_auth import (
+    CLOSE_ACCESS_CHANGED,
     CLOSE_FORBIDDEN,
     CLOSE_TOO_BIG,
     CLOSE_TOO_MANY,
@@ -25,7 +26,7 @@ from core.ws_auth import (
     ticket_from_scope,
 )
 from inbox import socket_actions
-from inbox.socket_state import REPLAY_PAGE, connect_identity, replay_after, socket_closed, socket_opened
+from inbox.socket_state import REPLAY_PAGE, connect_identity, last_seq, replay_after, socket_closed, socket_opened
 
 
 class InboxConsumer(AsyncWebsocketConsumer):
@@ -116,12 +117,19 @@ class InboxConsumer(AsyncWebsocketConsumer):
     async def inbox_revoke(self, message):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
+    async def inbox_access_changed(self, message):
+        """core.realtime.access_changed: this socket's groups are the old role's or team's."""
+        await self.close(code=CLOSE_ACCESS_CHANGED)
+
     async def _fill(self, *, until: int | None) -> bool:
         """Stored frames after the last delivered one, page after page until caught up (or `until`)."""
         while True:
             frames = await database_sync_to_async(replay_after)(user_id=self.user_id, after=self.delivered, until=until)
             if frames is None:
-                await self.send_json({"event": "reload", "seq": None, "data": {"reason": "events older than the retention window"}})
+                reason = "events before this point are not replayed (retention window, or a change of role or team)"
+                await self.send_json({"event": "reload", "seq": None, "data": {"reason": reason}})
+                # The client reloads its state: go on from now, not from the unreplayable point again.
+                self.delivered = max(self.delivered, await database_sync_to_async(last_seq)(self.user_id))
                 return False
             for frame in frames:
                 if frame["seq"] > self.delivered:

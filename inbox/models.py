@@ -7,7 +7,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 
-from salesreps.models import Channel, SalesRep, SalesRepChannel, validate_timezone
+from salesreps.models import Channel, SalesRep, SalesRepChannel, Team, validate_timezone
 
 
 class Contact(models.Model):
@@ -25,6 +25,9 @@ class Contact(models.Model):
     tags = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     source = models.CharField(max_length=50, blank=True)
     owner = models.ForeignKey(SalesRep, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_contacts")
+    # The team whose managers see and target the contact: the importing manager's, the owner's, or
+    # the channel's on a first inbound message (inbox.services.contacts); None: admins only.
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
     lead_score = models.IntegerField(default=0, db_index=True)
     converted = models.BooleanField(default=False)
     opted_out = models.BooleanField(default=False)
@@ -114,11 +117,23 @@ class Conversation(models.Model):
 
 
 class Template(models.Model):
+    class HeaderFormat(models.TextChoices):
+        TEXT = "text"
+        IMAGE = "image"
+        VIDEO = "video"
+        DOCUMENT = "document"
+
     name = models.CharField(max_length=100, unique=True)
     body = models.TextField()  # "Hello {name}": variables in braces
     translations = models.JSONField(default=dict, blank=True)  # {"fr": "Bonjour {name}"}
     whatsapp_name = models.CharField(max_length=100, blank=True)
     whatsapp_language = models.CharField(max_length=10, default="en_US")
+    # The approved WhatsApp template's header, as sent: a text header's {variable} (Meta allows one),
+    # or an image/video/document header's link, which Meta wants on every send ({variables} allowed).
+    whatsapp_header = models.CharField(max_length=1000, blank=True)
+    whatsapp_header_format = models.CharField(max_length=10, choices=HeaderFormat.choices, default=HeaderFormat.TEXT)
+    subject = models.CharField(max_length=300, blank=True)  # an e-mail's subject, {variables} allowed
+    html_body = models.TextField(blank=True)  # an e-mail's HTML part beside the text; values are escaped
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -206,6 +221,27 @@ class MessageEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
+
+
+class PendingStatus(models.Model):
+    """A status that named no message when it came: the answer to the send (its external id) was not
+    stored yet, or the message was still waiting for it. Applied once the answer is recorded or the
+    message is parked (inbox.services.statuses.statuses_pending_apply); dropped after a day."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    external_id = models.CharField(max_length=200)  # the platform's id of our message
+    correlation = models.CharField(max_length=200, blank=True)  # our key, echoed back
+    status = models.CharField(max_length=20)
+    at = models.DateTimeField()  # the platform's time of the status
+    payload = models.JSONField(default=dict, blank=True)  # contact_id, error_code, error_title
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["channel", "external_id"], name="pending_status_external_idx"),
+            models.Index(fields=["correlation"], name="pending_status_correlation_idx"),
+        ]
+        verbose_name_plural = "pending statuses"
 
 
 class DeliveryAttempt(models.Model):

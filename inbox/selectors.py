@@ -1,11 +1,9 @@
 """Reads shared by views, consumers and services: who may see what."""
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import PermissionDenied
@@ -14,22 +12,30 @@ from django.db.models.functions import Lower
 
 from core.errors import AccessDenied
 from inbox.models import Contact, ContactIdentity, Conversation, Message, Template
-from salesreps.models import SalesRep
-from salesreps.selectors import is_manager_or_admin, rep_of
+from salesreps.selectors import is_manager_or_admin, managed_team_ids, rep_of, team_watchers
+
+
+def unassigned_team_q(team_ids) -> Q:
+    """Unassigned conversations of these teams: the contact's team, else (a contact of no team) the
+    channel's. An assigned conversation belongs to its rep's team."""
+    return Q(rep__isnull=True) & (Q(contact__team_id__in=team_ids)
+                                  | Q(contact__team_id__isnull=True, channel__team_id__in=team_ids))
 
 
 def conversation_scope(user) -> Q | None:
-    """The Q that limits conversations to what `user` may see; None means nothing."""
-    if not user or not user.is_authenticated or not user.is_active:
-        return None
-    if user.is_superuser:
+    """The Q that limits conversations to what `user` may see; None means nothing. Everyone sees
+    their own rep's; a manager also every conversation of the teams they manage (managed_team_ids):
+    their reps' and the unassigned ones of those teams."""
+    teams = managed_team_ids(user)
+    if teams is None:
         return Q()
-    rep = rep_of(user)
-    if rep is None:
+    rep = rep_of(user) if user and user.is_authenticated and user.is_active else None
+    if rep is None and not teams:
         return None
-    if rep.is_manager and rep.team_id:
-        return Q(rep__team_id=rep.team_id) | Q(rep__isnull=True)
-    return Q(rep=rep)
+    scope = Q(rep=rep) if rep is not None else Q(pk__in=[])
+    if teams:
+        scope |= Q(rep__team_id__in=teams) | unassigned_team_q(teams)
+    return scope
 
 
 def conversations_for(user) -> QuerySet[Conversation]:
@@ -46,17 +52,27 @@ def messages_for(user) -> QuerySet[Message]:
     return Message.objects.filter(conversation__in=Conversation.objects.filter(scope).values("id"))
 
 
+def team_contacts(team_ids: frozenset[int] | None) -> QuerySet[Contact]:
+    """The contacts that belong to these teams (None: every contact): what their managers target."""
+    return Contact.objects.all() if team_ids is None else Contact.objects.filter(team_id__in=team_ids)
+
+
 def contacts_for(user) -> QuerySet[Contact]:
-    """Contacts with a conversation the user may see, plus those owned by the user (a rep) or by
-    the user's team (a manager); admins see all."""
+    """Contacts with a conversation the user may see, those owned by the user's rep, and those of
+    the teams the user manages (team_contacts); admins see all."""
     scope = conversation_scope(user)
     if scope is None:
         return Contact.objects.none()
-    if user.is_superuser:
+    teams = managed_team_ids(user)
+    if teams is None:
         return Contact.objects.all()
     rep = rep_of(user)
-    owned = Q(owner__team_id=rep.team_id) if rep.is_manager and rep.team_id else Q(owner=rep)
-    return Contact.objects.filter(Q(id__in=Conversation.objects.filter(scope).values("contact_id")) | owned)
+    visible = Q(id__in=Conversation.objects.filter(scope).values("contact_id"))
+    if rep is not None:
+        visible |= Q(owner=rep)
+    if teams:
+        visible |= Q(team_id__in=teams)
+    return Contact.objects.filter(visible)
 
 
 def contact_list(*, user, search: str = "", tag: str = "", owner_id: int | None = None) -> QuerySet[Contact]:
@@ -132,28 +148,31 @@ def audience_user_ids(conversation: Conversation) -> list[int]:
 
 
 def audiences_of(conversations: Iterable[Conversation]) -> dict[int | None, list[int]]:
-    """audience_user_ids of many conversations (their `rep` loaded) in one query, keyed by id:
-    its rep, the managers of the rep's team and every admin. Set-based writers call it once per
-    batch; it runs for every inbound message."""
+    """audience_user_ids of many conversations (their `rep` loaded) in two queries at most, keyed by
+    id: its rep, the managers of its team (conversation_scope's rule: the rep's team, or for an
+    unassigned one its contact's, else its channel's) and every admin. Set-based writers call it
+    once per batch; it runs for every inbound message."""
     conversations = list(conversations)
-    teams = {c.rep.team_id for c in conversations if c.rep_id and c.rep.team_id}
-    watchers = get_user_model().objects.filter(
-        Q(is_superuser=True) | Q(salesrep__role=SalesRep.Role.MANAGER, salesrep__team_id__in=teams), is_active=True,
-    ).values_list("id", "is_superuser", "salesrep__team_id")
-    admins, managers = set(), defaultdict(set)
-    for user_id, is_admin, team_id in watchers:
-        if is_admin:
-            admins.add(user_id)
-        elif team_id in teams:
-            managers[team_id].add(user_id)
+    team_of: dict[int | None, int | None] = {c.id: c.rep.team_id for c in conversations if c.rep_id}
+    unassigned = [c.id for c in conversations if not c.rep_id and c.id is not None]
+    if unassigned:
+        for conversation_id, contact_team, channel_team in Conversation.objects.filter(pk__in=unassigned).values_list(
+                "id", "contact__team_id", "channel__team_id"):
+            team_of[conversation_id] = contact_team if contact_team is not None else channel_team
+    admins, managers = team_watchers(set(team_of.values()))
     audiences = {}
     for c in conversations:
-        users = set(admins)
+        users = admins | managers.get(team_of.get(c.id), set())
         if c.rep_id:
-            users.add(c.rep.user_id)
-            users |= managers.get(c.rep.team_id, set())
+            users = users | {c.rep.user_id}
         audiences[c.id] = sorted(users)
     return audiences
+
+
+def team_audience(team_id: int | None) -> list[int]:
+    """The audience of the team's unassigned conversations: its managers and every admin."""
+    admins, managers = team_watchers([team_id])
+    return sorted(admins | managers.get(team_id, set()))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ SCHEMAS = {
 }
 OPTIONAL = {"send": {"client_id": str, "template_id": int, "variables": dict}}
 TYPING_EVERY_SECONDS = 2
+MAX_SEQ = 2**63 - 1  # seq is a bigint: a larger `after` would fail in the database, not here
 
 
 def error_frame(code: str, detail: str) -> dict:
@@ -41,8 +42,8 @@ def parse(payload) -> tuple[str, dict, str]:
         if not isinstance(value, kind) or isinstance(value, bool):
             return action, {}, f"{action}: field {name!r} must be {kind.__name__}"
         args[name] = value
-    if action == "resume" and args["after"] < 0:
-        return action, {}, "resume: 'after' must be 0 or more"
+    if action == "resume" and not 0 <= args["after"] <= MAX_SEQ:
+        return action, {}, f"resume: 'after' must be between 0 and {MAX_SEQ}"
     return action, args, ""
 
 

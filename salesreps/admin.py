@@ -100,7 +100,7 @@ class _ChannelAdminFormBase(_ServiceSavedForm):
 
     class Meta:
         model = Channel
-        fields = ["name", "kind", "is_active", "description", "routing_key", "internal_url", "external_url", "config",
+        fields = ["name", "kind", "is_active", "team", "description", "routing_key", "internal_url", "external_url", "config",
                   "rate_limit_per_hour", "rate_limit_per_day", "cost_per_message"]  # never `secrets`
 
     def __init__(self, *args, **kwargs):
@@ -155,7 +155,7 @@ class ChannelAdmin(_ServiceSavedAdmin):
     search_fields = ["name", "routing_key", "description"]
     inlines = [ChannelActivityInline]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "is_active", "description", "routing_key"]}),
+        (None, {"fields": ["name", "kind", "is_active", "team", "description", "routing_key"]}),
         ("Channel service", {"fields": ["internal_url", "external_url", "config"]}),
         ("Limits", {"fields": ["rate_limit_per_hour", "rate_limit_per_day", "cost_per_message"]}),
         ("Secrets (write-only)", {"fields": [f"secret_{key}" for key in services.SECRET_KEYS] + ["clear_secrets"]}),
@@ -262,6 +262,13 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ["name"]
     search_fields = ["name"]
 
+    # A team's reps lose what they managed or were shown through it: through the service.
+    def delete_model(self, request, obj):
+        services.teams_delete(team_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        services.teams_delete(team_ids=list(queryset.values_list("pk", flat=True)))
+
 
 @admin.register(SalesRep)
 class SalesRepAdmin(admin.ModelAdmin):
@@ -273,10 +280,17 @@ class SalesRepAdmin(admin.ModelAdmin):
     inlines = [RepChannelInline, WorkingShiftInline]
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
+        # Through the service: a new role or team closes the user's sockets (they reconnect with the new groups).
+        services.rep_save(rep=obj)
         if change and "is_available" in form.changed_data:
             # Through the service, so the rep's managers see the change live.
             services.rep_set_availability(rep=obj, available=obj.is_available)
+
+    def delete_model(self, request, obj):
+        services.reps_delete(rep_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        services.reps_delete(rep_ids=list(queryset.values_list("pk", flat=True)))
 
 
 class RepChannelActivityInline(admin.TabularInline):

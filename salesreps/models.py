@@ -57,6 +57,9 @@ class Channel(models.Model):
     rate_limit_per_hour = models.PositiveIntegerField(null=True, blank=True)
     rate_limit_per_day = models.PositiveIntegerField(null=True, blank=True)
     cost_per_message = models.DecimalField(max_digits=8, decimal_places=4, default=0)
+    # Whose contacts first reach us here: a contact created by an inbound message on this channel, and
+    # an unassigned conversation whose contact has no team, belong to this team (inbox.selectors).
+    team = models.ForeignKey("Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="channels")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -32,8 +32,42 @@ def rep_of(user) -> SalesRep | None:
         return None
 
 
+def managed_team_ids(user) -> frozenset[int] | None:
+    """The team boundary, decided here only: the teams whose shared work — contacts, unassigned
+    conversations, campaigns, reps — the user manages. None for an admin (every team); a manager's
+    team; nothing for a rep, a manager without a team, an inactive user or one without a role.
+    Every scope (inbox.selectors, campaigns.selectors, the dashboard, socket groups, event
+    audiences through team_watchers) starts from it, so a company level above teams is a change
+    here: a company admin would answer the company's teams."""
+    if not user or not user.is_authenticated or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return None
+    rep = rep_of(user)
+    if rep is None or not rep.is_manager or rep.team_id is None:
+        return frozenset()
+    return frozenset({rep.team_id})
+
+
+def team_watchers(team_ids) -> tuple[set[int], dict[int, set[int]]]:
+    """The other side of managed_team_ids, in one query: (every active admin's user id, each team's
+    managing users' ids) — who is told of a team's work."""
+    team_ids = {t for t in team_ids if t is not None}
+    rows = get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(salesrep__role=SalesRep.Role.MANAGER, salesrep__team_id__in=team_ids), is_active=True,
+    ).values_list("id", "is_superuser", "salesrep__team_id")
+    admins, managers = set(), defaultdict(set)
+    for user_id, is_admin, team_id in rows:
+        if is_admin:
+            admins.add(user_id)
+        elif team_id in team_ids:
+            managers[team_id].add(user_id)
+    return admins, dict(managers)
+
+
 def is_manager_or_admin(user) -> bool:
-    """Admins and managers may manage (assign, write templates, run campaigns); reps may not."""
+    """Admins and managers may manage (write templates, merge contacts); reps may not. What a
+    manager may reach is managed_team_ids' answer: without a team, only their own work."""
     if not user or not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser:
@@ -42,36 +76,32 @@ def is_manager_or_admin(user) -> bool:
     return bool(rep and rep.is_manager)
 
 
-def admin_user_ids() -> list[int]:
-    return list(get_user_model().objects.filter(is_superuser=True, is_active=True).values_list("id", flat=True))
+def manages_a_team(user) -> bool:
+    """Admins and managers of a team: who runs campaigns and reads the dashboard."""
+    return managed_team_ids(user) != frozenset()
 
 
 def manager_user_ids(rep: SalesRep) -> list[int]:
     """The active managers of the rep's team and every admin: who watches this rep."""
-    managers = SalesRep.objects.filter(role="manager", team_id=rep.team_id, user__is_active=True) if rep.team_id else []
-    return sorted({m.user_id for m in managers} | set(admin_user_ids()))
+    admins, managers = team_watchers([rep.team_id])
+    return sorted(admins | managers.get(rep.team_id, set()))
 
 
 def reps_for(user) -> QuerySet[SalesRep]:
     """Admins see every rep, a manager their team (or only themselves without one), a rep themselves."""
-    if not user or not user.is_authenticated or not user.is_active:
-        return SalesRep.objects.none()
-    if user.is_superuser:
+    teams = managed_team_ids(user)
+    if teams is None:
         return SalesRep.objects.all()
-    rep = rep_of(user)
+    rep = rep_of(user) if user and user.is_active else None
     if rep is None:
         return SalesRep.objects.none()
-    if rep.is_manager and rep.team_id:
-        return SalesRep.objects.filter(team_id=rep.team_id)
-    return SalesRep.objects.filter(pk=rep.pk)
+    return SalesRep.objects.filter(Q(pk=rep.pk) | Q(team_id__in=teams))
 
 
 def can_manage(user, rep: SalesRep) -> bool:
     """Who may change a rep's channels and shifts: admins, and the managers of the rep's team."""
-    if user.is_superuser:
-        return True
-    me = rep_of(user)
-    return bool(me and me.is_manager and me.team_id and me.team_id == rep.team_id)
+    teams = managed_team_ids(user)
+    return teams is None or rep.team_id in teams
 
 
 # --- Schedules and capacity ------------------------------------------------------------

@@ -29,7 +29,7 @@ class ChannelSerializer(serializers.ModelSerializer):
         model = Channel
         fields = [
             "id", "name", "kind", "internal_url", "external_url", "description", "is_active", "config", "routing_key",
-            "rate_limit_per_hour", "rate_limit_per_day", "cost_per_message", "activities", "secrets",
+            "rate_limit_per_hour", "rate_limit_per_day", "cost_per_message", "team", "activities", "secrets",
             "secret_fields_set", "created_at",
         ]
         read_only_fields = ["id", "created_at"]

@@ -3,45 +3,55 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl
 
-from webhooks.endpoint import MAX_BODY, handle
+from webhooks.endpoint import handle, too_large
+from webhooks.public_url import HostNotAllowed, webhook_url
 
 PREFIX = "/webhooks/"
 
 
-async def _read_body(receive, limit: int) -> tuple[bytes, bool]:
+async def _read_body(receive) -> bytes | None:
+    """The body, or None as soon as it grows past the limit (or the client went away): nothing more
+    is read or kept."""
     chunks, size = [], 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"", False
+            return None
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
+        if too_large(size):
+            return None
+        chunks.append(chunk)
         if not message.get("more_body"):
-            return b"".join(chunks), size <= limit
+            return b"".join(chunks)
 
 
-async def webhook_app(scope, receive, send):
+async def _answer(scope, receive, headers: dict[str, str]) -> tuple[int, bytes, str]:
     platform = scope["path"][len(PREFIX):].strip("/")
-    headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope["headers"]}
     try:
         length = int(headers.get("content-length") or 0)
     except ValueError:
-        length = -1
-    body, within = await _read_body(receive, MAX_BODY)
+        return 400, b'{"error": "Content-Length is not a number"}', "application/json"
+    if "/" in platform or not platform:
+        return 404, b'{"error": "unknown webhook path"}', "application/json"
     query_string = scope.get("query_string", b"").decode("latin1")
     host = headers.get("host") or "{}:{}".format(*scope.get("server") or ("localhost", 80))
-    url = f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}{scope['path']}" + (f"?{query_string}" if query_string else "")
-    if length < 0:
-        status, payload, content_type = 400, b'{"error": "Content-Length is not a number"}', "application/json"
-    elif "/" in platform or not platform:
-        status, payload, content_type = 404, b'{"error": "unknown webhook path"}', "application/json"
-    else:
-        answer = await handle(platform=platform, method=scope["method"], query=dict(parse_qsl(query_string)),
-                              headers=headers, body=body, url=url, long_lived=True,
-                              content_length=length if within else MAX_BODY + 1)
-        status, payload, content_type = answer.status, answer.body, answer.content_type
+    try:
+        url = webhook_url(scheme=scope.get("scheme", "http"), host=host, path=scope.get("root_path", "") + scope["path"],
+                          query=query_string, client_ip=(scope.get("client") or [None])[0], headers=headers)
+    except HostNotAllowed:
+        return 400, b'{"error": "Host is not allowed"}', "application/json"
+    # Refused on the declared length before reading, and while reading when there is none.
+    body = b"" if too_large(length) else await _read_body(receive)
+    answer = await handle(platform=platform, method=scope["method"], query=dict(parse_qsl(query_string)),
+                          headers=headers, body=body or b"", url=url, long_lived=True,
+                          content_length=length if body is not None else 1 << 62)
+    return answer.status, answer.body, answer.content_type
+
+
+async def webhook_app(scope, receive, send):
+    headers = {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope["headers"]}
+    status, payload, content_type = await _answer(scope, receive, headers)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})

@@ -1,9 +1,9 @@
-"""The webhook's request path without thread hops: signing secrets from a short-lived cache and the
-raw-event INSERT through psycopg 3's async pool on the server's own event loop.
+"""The webhook's request path without thread hops: channels and their signing secrets from a
+short-lived cache and the raw-event INSERT through psycopg 3's async pool on the server's own event loop.
 
 Under daphne every sync view runs on one shared thread; at hundreds of webhooks a second that
-thread, not PostgreSQL, was the limit (bench/RESULTS.md). Only these two statements run here;
-the statement itself, and processing, live in webhooks/pipeline.py.
+thread, not PostgreSQL, was the limit (bench/RESULTS.md). Only these statements run here;
+the statements themselves, and processing, live in webhooks/pipeline.py.
 """
 from __future__ import annotations
 
@@ -12,27 +12,43 @@ import time
 
 import psycopg
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connections
 from psycopg_pool import AsyncConnectionPool
 
 from platforms.base import Adapter, RawRequest
+from salesreps.models import Channel
 from webhooks import pipeline
+from webhooks.checks import Verdict
 
-SECRETS_TTL = 1.0
-_secrets: dict[tuple[str, str], tuple[float, list[str]]] = {}
+# One entry per platform, whatever a request claims (the set of adapters bounds it): keyed by a
+# header, every made-up channel name was a database read and an entry kept for ever.
+_channels: dict[str, tuple[float, list[Channel]]] = {}
+_read_at: dict[str, float] = {}
 _pools: dict[int, AsyncConnectionPool] = {}
 
 
-async def signing_secrets(adapter: Adapter, request: RawRequest, *, fresh: bool = False) -> list[str]:
-    """Candidate secrets, cached a second. A caller whose signature fails asks again with
-    fresh=True, so a new channel or a rotated secret works at once; a revoked one lives ≤ 1 s."""
-    key = (adapter.name, (adapter.secret_channel_name(request=request) or "").lower())
-    hit = _secrets.get(key)
+async def platform_channels(adapter: Adapter, *, after_failure: bool = False) -> list[Channel] | None:
+    """The platform's active channels with their secrets, cached WEBHOOK_SECRETS_TTL_SECONDS. A
+    request that failed against them asks again with after_failure=True and gets a fresh read, so a
+    new channel or a rotated secret works at once, but at most one per WEBHOOK_SECRETS_REFRESH_SECONDS
+    (None: keep the answer), so bad signatures cost no read each."""
     now = time.monotonic()
-    if fresh or hit is None or now - hit[0] > SECRETS_TTL:
-        hit = (now, await in_thread(pipeline.signing_secrets, adapter, request))
-        _secrets[key] = hit
-    return hit[1]
+    hit = _channels.get(adapter.name)
+    if not after_failure and hit is not None and now - hit[0] < settings.WEBHOOK_SECRETS_TTL_SECONDS:
+        return hit[1]
+    if after_failure and now - _read_at.get(adapter.name, -1e9) < settings.WEBHOOK_SECRETS_REFRESH_SECONDS:
+        return None
+    _read_at[adapter.name] = now  # before the read: concurrent failures share it
+    channels = await in_thread(pipeline.platform_channels, adapter.name)
+    _channels[adapter.name] = (now, channels)
+    return channels
+
+
+def forget_channels() -> None:
+    """Drop the cache (tests that change channels faster than the refresh interval)."""
+    _channels.clear()
+    _read_at.clear()
 
 
 async def in_thread(function, *args):
@@ -66,13 +82,24 @@ async def _connection_pool() -> AsyncConnectionPool:
     return pool
 
 
-async def store(*, platform: str, request: RawRequest, dedup_key: str, long_lived: bool = True) -> int | None:
-    """Insert the raw event, committed before the answer; None if it was stored before."""
-    args = pipeline.insert_args(platform=platform, request=request, dedup_key=dedup_key)
+async def store(*, platform: str, request: RawRequest, verdict: Verdict, long_lived: bool = True) -> int | str:
+    """Insert the raw event, committed before the answer: its id, else "duplicate" (stored before)
+    or "replayed" (its single-use token came with another event)."""
+    args = pipeline.insert_args(platform=platform, request=request, dedup_key=verdict.dedup_key,
+                                nonce=verdict.nonce, signed_by=verdict.signed_by)
     if not long_lived:
         async with await psycopg.AsyncConnection.connect(_conninfo(), autocommit=True) as conn:
-            row = await (await conn.execute(pipeline.INSERT_EVENT, args)).fetchone()
-    else:
-        async with (await _connection_pool()).connection() as conn:
-            row = await (await conn.execute(pipeline.INSERT_EVENT, args)).fetchone()
-    return row[0] if row else None
+            return await _insert(conn, platform, verdict, args)
+    async with (await _connection_pool()).connection() as conn:
+        return await _insert(conn, platform, verdict, args)
+
+
+async def _insert(conn, platform: str, verdict: Verdict, args: list) -> int | str:
+    row = await (await conn.execute(pipeline.INSERT_EVENT, args)).fetchone()
+    if row:
+        return row[0]
+    if not verdict.nonce:
+        return "duplicate"
+    # Only the dedup key or the token can have conflicted; only a redelivery has the same key.
+    same = await (await conn.execute(pipeline.EVENT_EXISTS, [platform, verdict.dedup_key])).fetchone()
+    return "duplicate" if same[0] else "replayed"

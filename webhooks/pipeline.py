@@ -1,9 +1,10 @@
 """Inbound pipeline: store the raw event, then process it into contacts, messages and statuses.
 
-Storing is one INSERT … ON CONFLICT DO NOTHING on (platform, dedup key), committed before the
-answer. Processing runs in a Celery worker, or in a small thread pool of the server process
-(WEBHOOK_PROCESSING; measured in bench/RESULTS.md), and is idempotent: a sweep reprocesses what a
-crash left behind. What differs per platform (which secrets sign, how Twilio routes) is asked of
+Storing is one INSERT … ON CONFLICT DO NOTHING on (platform, dedup key) and on a single-use
+token, committed before the answer, with the ids of the channels whose secret signed it: an item
+is applied only to one of those channels (webhooks/routing.py). Processing runs in a Celery worker,
+or in a small thread pool of the server process (WEBHOOK_PROCESSING; measured in bench/RESULTS.md),
+and is idempotent: a sweep reprocesses what a crash left behind. What differs per platform (which secrets sign, how Twilio routes) is asked of
 the adapter.
 """
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -25,8 +25,9 @@ from core.enqueue import task_enqueue
 from core.logs import entity_log
 from inbox.services import inbound
 from platforms import get_adapter
-from platforms.base import Adapter, Ignored, NormalizedEvent, RawRequest
+from platforms.base import Adapter, NormalizedEvent, RawRequest
 from salesreps.models import Channel
+from webhooks import routing
 from webhooks.models import WebhookEvent
 
 log = entity_log("webhooks")
@@ -36,12 +37,15 @@ BATCH_SIZE = 200  # events per transaction: bench/DECISIONS.md
 KEPT_HEADERS = ("content-type", "x-hub-signature-256", "x-twilio-signature", "x-switchboard-signature",
                 "x-switchboard-channel", "x-switchboard-event-id", "user-agent")
 # The one statement that stores a raw event, run by event_store (sync) and fastpath.store (the
-# request path, async): a redelivery conflicts, stores nothing and returns no row.
+# request path, async): a redelivery, or a reused single-use token, conflicts, stores nothing and
+# returns no row.
 INSERT_EVENT = """
-    INSERT INTO webhooks_webhookevent (platform, dedup_key, body, headers, url, received_at, state, attempts, error)
-    VALUES (%s, %s, %s, %s, %s, now(), 'received', 0, '')
-    ON CONFLICT (platform, dedup_key) DO NOTHING RETURNING id
+    INSERT INTO webhooks_webhookevent (platform, dedup_key, nonce, signed_by, body, headers, url, received_at, state,
+                                       attempts, error)
+    VALUES (%s, %s, %s, %s::bigint[], %s, %s, %s, now(), 'received', 0, '')
+    ON CONFLICT DO NOTHING RETURNING id
 """
+EVENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM webhooks_webhookevent WHERE platform = %s AND dedup_key = %s)"
 
 
 def platform_channels(platform: str) -> list[Channel]:
@@ -50,46 +54,25 @@ def platform_channels(platform: str) -> list[Channel]:
     return list(Channel.objects.filter(kind=platform, is_active=True).only("id", "name", "kind", "routing_key", "secrets"))
 
 
-def signing_secrets(adapter: Adapter, request: RawRequest) -> list[str]:
-    """The secrets that may have signed `request`: the adapter's signing secrets of its channels,
-    or of the one channel the request names."""
-    channels = platform_channels(adapter.name)
-    name = adapter.secret_channel_name(request=request)
-    if name is not None:
-        channels = [c for c in channels if c.name.lower() == name.lower()]
-    return [c.secrets[n] for c in channels for n in adapter.signing_secret_names if c.secrets.get(n)]
-
-
 def verify_tokens(adapter: Adapter) -> list[str]:
     return [c.secrets[n] for c in platform_channels(adapter.name) for n in adapter.handshake_secret_names if c.secrets.get(n)]
 
 
-def insert_args(*, platform: str, request: RawRequest, dedup_key: str) -> list:
-    """INSERT_EVENT's parameters. Only headers that reprocessing or an audit needs are kept."""
+def insert_args(*, platform: str, request: RawRequest, dedup_key: str, nonce: str = "",
+                signed_by: tuple[int, ...] | None = None) -> list:
+    """INSERT_EVENT's parameters. Only headers that reprocessing or an audit needs are kept;
+    `signed_by` None: not verified per channel (an internal caller), not bound at processing."""
     headers = {k: v for k, v in request.headers.items() if k in KEPT_HEADERS}
-    return [platform, dedup_key[:200], request.body, json.dumps(headers), request.url]
+    return [platform, dedup_key, nonce, None if signed_by is None else list(signed_by), request.body,
+            json.dumps(headers), request.url]
 
 
 def event_store(*, platform: str, request: RawRequest, dedup_key: str) -> int | None:
-    """Insert the raw event; None if the same delivery was stored before."""
+    """Insert the raw event (internal callers: tests, tools); None if the same delivery was stored before."""
     with connection.cursor() as cursor:
         cursor.execute(INSERT_EVENT, insert_args(platform=platform, request=request, dedup_key=dedup_key))
         row = cursor.fetchone()
     return row[0] if row else None
-
-
-def _route(key: str, channels: list[Channel]) -> Channel | None:
-    key = key.lower()
-    return next((c for c in channels if key in {c.routing_key.lower(), c.name.lower()}), None)
-
-
-def _rerouted(adapter: Adapter, request: RawRequest, items: list[NormalizedEvent], channels: list[Channel]) -> list[NormalizedEvent]:
-    """Route every item by the first of the adapter's candidates that names a channel, else by the
-    items' own keys (Twilio: a pooled number may not be the one a channel was set up with, PITFALLS.md)."""
-    for key in adapter.channel_candidates(request=request):
-        if _route(key, channels):
-            return [item if isinstance(item, Ignored) else replace(item, channel_key=key) for item in items]
-    return items
 
 
 def _request_of(event: WebhookEvent) -> RawRequest:
@@ -102,18 +85,30 @@ def _routed(event: WebhookEvent, channels: list[Channel]) -> tuple[list[tuple[Ch
     """Parse a stored event: its items with their channels, its final state and its channel."""
     adapter = get_adapter(event.platform)
     request = _request_of(event)
-    items = _rerouted(adapter, request, adapter.parse(request=request), channels)
-    routed = []
-    for item in items:
-        if isinstance(item, Ignored):
-            continue
-        channel = _route(item.channel_key, channels)
+    items = adapter.parse(request=request)
+    routed, bound = [], {}
+    for channel, item in routing.routed(adapter, request, items, channels):
         if channel is None:
             log.warning("no channel for routing key", platform=event.platform, routing_key=item.channel_key)
+            continue
+        if channel.id not in bound:
+            bound[channel.id] = _signed_for(event, adapter, request, channel)
+        if not bound[channel.id]:
+            log.warning("event not signed with its channel's secret", platform=event.platform, channel=channel.id,
+                        webhook_event=event.id)
             continue
         routed.append((channel, item))
     state = "processed" if routed or not items else "ignored"
     return routed, state, routed[0][0] if routed else None
+
+
+def _signed_for(event: WebhookEvent, adapter: Adapter, request: RawRequest, channel: Channel) -> bool:
+    """Whether the channel's own secret signed the event: recorded at receipt, or (a channel the
+    receiving process did not know yet) verified again as of the event's arrival. A secret rotated
+    since receipt still counts: the id was recorded."""
+    if event.signed_by is None or channel.id in event.signed_by:
+        return True
+    return bool(routing.signed_by(adapter, request, [channel], event.received_at.timestamp()))
 
 
 def _mark(done: list[tuple[int, str, Channel | None]]) -> None:

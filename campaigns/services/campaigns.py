@@ -18,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
-from campaigns.selectors import audience_contacts, campaign_message_ids, channel_rep_channels
+from campaigns.selectors import audience_contacts, campaign_message_ids, campaign_teams, channel_rep_channels
 from campaigns.services.expansion import campaign_expand
 from campaigns.services.planning import ZONE_BEHIND, PlanResult
 from campaigns.services.sequences import followups_pending
@@ -34,7 +35,8 @@ from inbox.models import Template
 from inbox.sending import PAUSED_CODE, PAUSED_REASON, PAUSED_UNTIL
 from inbox.services.batches import messages_park, messages_requeue, messages_withdraw
 from inbox.services.outbound import message_enqueue
-from salesreps.models import Channel
+from salesreps.models import Channel, Team
+from salesreps.selectors import managed_team_ids
 
 log = entity_log("campaigns")
 CAMPAIGN_FIELDS = ("name", "channel", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap")
@@ -68,10 +70,13 @@ def _check_content(*, what: str, text: str, template: Template | None, variables
         raise ValueError(f"{what}: {source} is missing variables: {', '.join(missing)} (add them to variables)")
 
 
-def _check_channel(channel: Channel, what: str = "channel") -> None:
+def _check_channel(channel: Channel, teams: frozenset[int] | None, what: str = "channel") -> None:
+    """A campaign sends only on channels its team's reps work (any rep's, for a campaign of no team)."""
     if not channel.is_active:
         raise ValueError(f"{what} {channel.name!r} is not active")
-    if not channel_rep_channels(channel.id):
+    if not channel_rep_channels(channel.id, teams=teams):
+        if teams is not None:
+            raise ValueError(f"{what} {channel.name!r} has no reps of the campaign's team: use a channel your reps work")
         raise ValueError(f"{what} {channel.name!r} has no reps: add a rep to it before running a campaign")
 
 
@@ -88,7 +93,8 @@ def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], 
         raise ValueError("variables must map names to text or numbers")
     campaign.audience = normalize_audience(campaign.audience)
     _check_content(what="campaign", text=campaign.text, template=campaign.template, variables=campaign.variables, required=True)
-    _check_channel(campaign.channel)
+    teams = campaign_teams(campaign)
+    _check_channel(campaign.channel, teams)
     numbers = sorted(s["number"] for s in steps)
     if numbers != list(range(1, len(steps) + 1)):
         raise ValueError(f"steps must be numbered 1, 2, 3… without gaps (got {numbers})")
@@ -99,7 +105,7 @@ def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], 
         _check_content(what=what, text=step.get("text", ""), template=step.get("template"), variables=campaign.variables,
                        required=False)
         if step.get("channel") is not None:
-            _check_channel(step["channel"], f"{what}: channel")
+            _check_channel(step["channel"], teams, f"{what}: channel")
     start, end = wall_clock(campaign.start_at), wall_clock(campaign.end_at)
     previous_end = None
     for slot in sorted(slots, key=lambda s: s["start_at"]):
@@ -111,7 +117,7 @@ def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], 
         if previous_end is not None and lo < previous_end:
             raise ValueError(f"slot {lo:%Y-%m-%d %H:%M} overlaps the slot before it")
         previous_end = hi
-    if audience_required and not audience_contacts(campaign.audience).exists():
+    if audience_required and not audience_contacts(campaign).exists():
         raise ValueError("audience matches no contacts (opted-out contacts never match): widen the filters")
 
 
@@ -127,11 +133,28 @@ def _write_children(campaign: Campaign, steps: list[dict] | None, slots: list[di
         CampaignSlot.objects.bulk_create(CampaignSlot(campaign=campaign, **slot) for slot in slots)
 
 
+def _campaign_team(user, requested: Team | None) -> Team | None:
+    """The team a new campaign belongs to: the one asked for, if the user manages it; else the one
+    team the user manages; none (every team's contacts and reps) for an admin who names none."""
+    teams = managed_team_ids(user)
+    if requested is not None:
+        if teams is not None and requested.id not in teams:
+            raise PermissionDenied(f"team {requested.id} is not a team you manage")
+        return requested
+    if teams is None:
+        return None
+    if len(teams) != 1:
+        raise PermissionDenied("only admins and the managers of a team run campaigns" if not teams
+                               else "you manage several teams: name the campaign's team")
+    return Team.objects.get(pk=next(iter(teams)))
+
+
 @transaction.atomic
 def campaign_create(*, user, data: dict) -> Campaign:
-    """A draft campaign; `data` holds the model fields plus `steps` and `slots` (lists of dicts)."""
+    """A draft campaign; `data` holds the model fields plus `steps` and `slots` (lists of dicts) and
+    optionally `team` (fixed once created: see _campaign_team)."""
     steps, slots = list(data.get("steps") or []), list(data.get("slots") or [])
-    campaign = Campaign(created_by=user if user and user.is_authenticated else None,
+    campaign = Campaign(created_by=user if user and user.is_authenticated else None, team=_campaign_team(user, data.get("team")),
                         **{k: data[k] for k in CAMPAIGN_FIELDS if k in data})
     campaign.text = campaign.text or ""
     campaign_check(campaign=campaign, steps=steps, slots=slots)
@@ -153,6 +176,8 @@ def campaign_update(*, campaign_id: int, data: dict) -> Campaign:
     campaign = _locked(campaign_id)
     if campaign.status != Campaign.Status.DRAFT:
         raise ValueError(f"campaign is {campaign.status}: only a draft can be edited")
+    if "team" in data and getattr(data["team"], "id", None) != campaign.team_id:
+        raise ValueError("a campaign's team is set when it is created: make a new campaign for another team")
     for key in CAMPAIGN_FIELDS:
         if key in data:
             setattr(campaign, key, data[key])

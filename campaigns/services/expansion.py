@@ -14,7 +14,7 @@ def campaign_expand(*, campaign: Campaign, now: datetime, progress: Callable[[in
     """The campaign window (or its first slot with time left) in each contact's zone, clipped to
     the contact's allowed hours: kept, narrowed, or skipped with the reason recorded. Caller holds
     the campaign row lock in a transaction."""
-    targets = targets_from(reachable_on(audience_contacts(campaign.audience), campaign.channel))
+    targets = targets_from(reachable_on(audience_contacts(campaign), campaign.channel))
     if not targets:
         raise ValueError("audience matches no contacts (opted-out contacts never match): widen the filters")
     if on_total:
@@ -23,5 +23,5 @@ def campaign_expand(*, campaign: Campaign, now: datetime, progress: Callable[[in
     planner = WindowPlanner()
     rows = [planner.row(target, spans, after=now, preferred_rep_id=target.owner_id) for target in targets]
     result = plan_rows(campaign=campaign, channel=campaign.channel, step=None, rows=rows, now=now, progress=progress)
-    result.excluded = consent_excluded(campaign.audience, campaign.channel)
+    result.excluded = consent_excluded(campaign, campaign.channel)
     return result

@@ -20,12 +20,12 @@ from django.db import connection
 
 from campaigns import rules
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
-from campaigns.selectors import channel_rep_channels, rep_capacity_days
+from campaigns.selectors import campaign_teams, channel_rep_channels, rep_capacity_days
 from campaigns.validation import placeholders
 from core.copy import copy_insert, copy_update, reserve_ids
 from inbox.models import Message, Template
 from inbox.services.batches import conversations_assign_planned, conversations_open_planned, messages_insert_planned
-from salesreps.models import Channel
+from salesreps.models import Channel, SalesRep
 
 BATCH = 5000
 # A follow-up may go within this many days of its earliest time (its delay after the last step).
@@ -36,6 +36,7 @@ ZONE_BEHIND, ZONE_AHEAD = timedelta(hours=12), timedelta(hours=14)
 INVALID_TIMEZONE = "invalid_timezone"
 WINDOW_PASSED = "window_passed"
 NO_REP = "no_rep_on_channel"
+OTHER_TEAM = "conversation_of_another_team"
 
 TARGET_FIELDS = ("id", "timezone", "allowed_start", "allowed_end", "lead_score", "owner_id",
                  "name", "phone", "email", "country", "language")
@@ -212,9 +213,24 @@ class BodyRenderer:
 # ---- reps ------------------------------------------------------------------------------------
 
 
-def rep_days(*, channel: Channel, start: datetime, end: datetime, now: datetime) -> dict[int, list]:
-    """Each of the channel's reps → their shift days within [start, end) with sends left."""
-    return {rc.rep_id: rep_capacity_days(rep_channel=rc, start=start, end=end, now=now) for rc in channel_rep_channels(channel.id)}
+def rep_days(*, channel: Channel, teams: frozenset[int] | None, start: datetime, end: datetime, now: datetime) -> dict[int, list]:
+    """Each of the channel's reps of `teams` (None: any) → their shift days within [start, end) with sends left."""
+    return {rc.rep_id: rep_capacity_days(rep_channel=rc, start=start, end=end, now=now)
+            for rc in channel_rep_channels(channel.id, teams=teams)}
+
+
+def _skip_other_teams(rows: list[Row], conversations: dict[int, tuple[int, int | None]], teams: frozenset[int]) -> list[Row]:
+    """The rows to plan: a contact whose active conversation on the channel is held by a rep of
+    another team is skipped with OTHER_TEAM (the message would go on that rep's capacity, in that
+    team's inbox), not reassigned."""
+    held = {rep_id for _, rep_id in conversations.values() if rep_id is not None}
+    foreign = set(SalesRep.objects.filter(pk__in=held).exclude(team_id__in=teams).values_list("id", flat=True)) if held else set()
+    if not foreign:
+        return rows
+    for row in rows:
+        if conversations.get(row.target.contact_id, (None, None))[1] in foreign:
+            row.window, row.clip, row.reason = None, rules.SKIPPED, OTHER_TEAM
+    return [row for row in rows if row.window is not None]
 
 
 def _due_times(rows: list[Row], rep_of: dict[int, int | None], days: dict[int, list]) -> dict[int, datetime]:
@@ -311,13 +327,14 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
     half-planned. Skipped rows that re-plan an existing recipient are left as they were."""
     result = PlanResult()
     number = step.number if step else 0
+    teams = campaign_teams(campaign)
     live = [row for row in rows if row.window is not None]
     weights: dict[int, int] = {}
     days: dict[int, list] = {}
     if live:
         start = min(row.window[0] for row in live)
         end = max(row.window[1] for row in live)
-        days = rep_days(channel=channel, start=start, end=end, now=now)
+        days = rep_days(channel=channel, teams=teams, start=start, end=end, now=now)
         weights = {rep_id: sum(left for _, left in rep_days_) for rep_id, rep_days_ in days.items()}
         if not weights:
             if require_reps:
@@ -328,11 +345,13 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
         elif require_reps and not any(weights.values()):
             raise ValueError(f"no rep on channel {channel.name!r} has capacity or a shift between "
                              f"{start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC")
+    conversations = _active_conversations(channel, [row.target.contact_id for row in live])
+    if teams is not None and live:
+        live = _skip_other_teams(live, conversations, teams)
     own_content = step is not None and bool(step.text or step.template_id)
     renderer = BodyRenderer(text=step.text if own_content else campaign.text,
                             template=step.template if own_content else campaign.template, variables=campaign.variables)
     rendered = {row.target.contact_id: renderer.render(row.target) for row in live}
-    conversations = _active_conversations(channel, [row.target.contact_id for row in live])
     chosen = _assign(live, conversations, weights) if live else {}
     if live:
         conversations = _ensure_conversations(channel, live, chosen, {c: body for c, (body, _) in rendered.items()})

@@ -16,12 +16,13 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignStep
 from campaigns.rules import SKIPPED
+from campaigns.selectors import campaign_teams
 from campaigns.services.planning import INVALID_TIMEZONE, TARGET_FIELDS, Row, Target, WindowPlanner, followup_span, plan_rows
 from core.logs import entity_log
 from inbox.models import ContactIdentity
 from inbox.services.batches import messages_withdraw
 from inbox.services.outbound import message_enqueue
-from salesreps.models import Channel
+from salesreps.models import Channel, SalesRepChannel
 from salesreps.rules import validate_tz
 
 log = entity_log("campaigns")
@@ -49,18 +50,21 @@ def _delay(preferences: dict, step: CampaignStep) -> timedelta:
 class _Channels:
     """Resolves a step's channel per contact: contact.preferences["escalation_channels"][N−1]
     (a channel id, or a kind such as "sms": the contact's own channel of that kind, else the
-    first active one of that kind with reps), else the step's channel, else the campaign's."""
+    first active one of that kind with reps of the campaign's team), else the step's channel, else
+    the campaign's. A channel without the team's reps plans nothing (plan_rows skips with NO_REP)."""
 
-    def __init__(self, contact_ids: list[int]):
+    def __init__(self, contact_ids: list[int], teams: frozenset[int] | None):
         self.by_id = {c.id: c for c in Channel.objects.filter(is_active=True)}
         self.identity: dict[tuple[int, str], int] = {}
         for contact_id, channel_id, kind in (ContactIdentity.objects.filter(contact_id__in=contact_ids, channel__is_active=True)
                                              .order_by("channel_id").values_list("contact_id", "channel_id", "channel__kind")):
             self.identity.setdefault((contact_id, kind), channel_id)
         self.first_of_kind: dict[str, int] = {}
-        for channel in sorted(self.by_id.values(), key=lambda c: c.id):
-            if channel.rep_channels.exists():
-                self.first_of_kind.setdefault(channel.kind, channel.id)
+        worked = SalesRepChannel.objects.filter(channel_id__in=self.by_id)
+        if teams is not None:
+            worked = worked.filter(rep__team_id__in=teams)
+        for channel_id in sorted(set(worked.values_list("channel_id", flat=True))):
+            self.first_of_kind.setdefault(self.by_id[channel_id].kind, channel_id)
 
     def resolve(self, *, contact_id: int, preferences, step: CampaignStep, campaign: Campaign) -> Channel:
         preferences = preferences if isinstance(preferences, dict) else {}
@@ -98,7 +102,7 @@ def _plan_step(campaign: Campaign, step: CampaignStep, now: datetime) -> tuple[i
     rows = list(_candidates(campaign, step).values(*fields))
     if not rows:
         return 0, 0
-    channels = _Channels([r["contact_id"] for r in rows])
+    channels = _Channels([r["contact_id"] for r in rows], campaign_teams(campaign))
     stopped: list[CampaignRecipient] = []
     by_channel: dict[int, list] = defaultdict(list)
     planner = WindowPlanner()

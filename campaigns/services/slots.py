@@ -93,7 +93,7 @@ def forgotten_leads_recover(*, now: datetime | None = None, campaign_ids: list[i
             pending = Message.objects.filter(conversation__contact=OuterRef("pk"), direction="out", status__in=PENDING_MESSAGE)
             talking = Conversation.objects.filter(contact=OuterRef("pk"), status__in=["open", "pending"], rep__isnull=False,
                                                   last_inbound_at__isnull=False)
-            contacts = (reachable_on(audience_contacts(campaign.audience), campaign.channel).filter(converted=False)
+            contacts = (reachable_on(audience_contacts(campaign), campaign.channel).filter(converted=False)
                         .exclude(Exists(rows_of.filter(state="scheduled")))
                         .exclude(Exists(rows_of.filter(step=0, attempts__gte=max_attempts)))
                         .exclude(Exists(pending)).exclude(Exists(talking)))

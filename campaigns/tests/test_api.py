@@ -26,7 +26,8 @@ def world(db):
         "rep": rep.user,
         "other_manager": make_rep(team=other_team, role="manager").user,
         "admin": make_user(superuser=True),
-        "contacts": [make_contact(tags=["vip"], lead_score=score) for score in (10, 60, 30)],
+        "team": team,
+        "contacts": [make_contact(tags=["vip"], lead_score=score, team=team) for score in (10, 60, 30)],
     }
 
 
@@ -170,7 +171,7 @@ def test_drafts_are_edited_and_deleted(world, api_for):
 
 def test_stats_and_recipients_show_states_reps_hours_and_lead_scores(world, api_for):
     client = api_for(world["manager"])
-    skipped = make_contact(tags=["vip"], timezone="Asia/Tokyo", allowed_start=time(3), allowed_end=time(4))
+    skipped = make_contact(tags=["vip"], timezone="Asia/Tokyo", allowed_start=time(3), allowed_end=time(4), team=world["team"])
     body = payload(world, start_at="2030-06-01T09:00:00", end_at="2030-06-01T17:00:00")
     created = client.post("/api/campaigns/", body, format="json").json()
     client.post(f"/api/campaigns/{created['id']}/start/")
@@ -200,7 +201,7 @@ def test_pause_resume_cancel_tell_the_watchers_once_per_conversation(api_for):
     manager = make_rep(team=team, role="manager")
     rep = make_rep(team=team)
     make_rep_channel(rep, channel)
-    contacts = [make_contact(tags=["vip"]) for _ in range(3)]
+    contacts = [make_contact(tags=["vip"], team=team) for _ in range(3)]
     client = api_for(manager.user)
     created = client.post("/api/campaigns/", payload({"channel": channel}), format="json").json()
     url = f"/api/campaigns/{created['id']}"

@@ -84,13 +84,21 @@ def test_run_refuses_a_port_in_use_and_says_so():
 
 
 @pytest.mark.django_db
-def test_healthz_names_the_part_that_failed(client, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
-    response = client.get("/healthz")
+def test_healthz_names_the_part_that_failed_and_logs_why_without_telling_the_caller(client, settings, caplog):
+    import logging
+
+    settings.CELERY_BROKER_URL = "redis://broker-user:hunter2@127.0.0.1:1/0"
+    logger = logging.getLogger("switchboard")  # does not propagate to the root logger caplog listens on
+    logger.addHandler(caplog.handler)
+    try:
+        response = client.get("/healthz")
+    finally:
+        logger.removeHandler(caplog.handler)
     assert response.status_code == 503
-    body = response.json()
-    assert body["database"] == "ok" and body["channel_layer"] == "ok"
-    assert body["broker"].startswith("error: ConnectionError")
+    assert response.json() == {"status": "error", "database": "ok", "channel_layer": "ok", "broker": "error"}
+    record = next(r for r in caplog.records if r.name == "switchboard.health")
+    assert record.getMessage() == "healthz: broker failed" and record.exc_info[0].__name__ == "ConnectionError"
+    assert "127.0.0.1" not in response.text
 
 
 def test_log_lines_carry_entity_ids_and_land_in_per_entity_files(tmp_path):

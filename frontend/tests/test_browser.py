@@ -43,7 +43,8 @@ def team():
     t = make_team("Closers")
     alice, bob = make_rep("alice", team=t), make_rep("bob", team=t)
     manager = make_rep("maya", team=t, role="manager")
-    channel = make_channel("whatsapp", name="WhatsApp Sales", routing_key=PHONE_ID, secrets={"app_secret": SECRET})
+    # The team's line: its unassigned conversations (of contacts of no team yet) are the team's queue.
+    channel = make_channel("whatsapp", name="WhatsApp Sales", routing_key=PHONE_ID, secrets={"app_secret": SECRET}, team=t)
     for rep in (alice, bob, manager):
         make_rep_channel(rep, channel, capacity=200, warmup_start=40, warmup_step=20)
     conv_a = make_conversation(alice, channel, external_id="4915100000001", name="Ada Lovelace", phone="+4915100000001",

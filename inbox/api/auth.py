@@ -1,13 +1,15 @@
 """POST /api/auth/token/ (username + password → token, for non-browser clients) and GET /api/me/."""
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework.exceptions import Throttled
 from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inbox.api.common import ERR_400, ERR_403
+from core.signin import REFUSED, SignInThrottle, sign_in_succeeded
+from inbox.api.common import ERR_400, ERR_403, ErrorSerializer
 from inbox.api.serializers import MeSerializer, TokenRequestSerializer, TokenSerializer
 from inbox.services.auth import token_issue
 from salesreps.selectors import rep_of
@@ -19,11 +21,13 @@ class TokenView(APIView):
     authentication_classes: list = []  # no session, so no CSRF check on the way in
     permission_classes = [AllowAny]
     parser_classes = [JSONParser, FormParser]
+    throttle_classes = [SignInThrottle]  # failed attempts per username and per address (core/signin.py)
 
     @extend_schema(
         summary="Exchange a username and password for an API token",
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, 400: ERR_400},
+        responses={200: TokenSerializer, 400: ERR_400,
+                   429: OpenApiResponse(ErrorSerializer, description="Too many failed sign-ins: wait Retry-After seconds")},
         examples=[
             OpenApiExample("Credentials", request_only=True, value={"username": "grace", "password": "…"}),
             OpenApiExample("Token", response_only=True, value={"token": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"}),
@@ -35,9 +39,13 @@ class TokenView(APIView):
     def post(self, request):
         body = TokenRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        token = token_issue(request=request, username=body.validated_data.get("username", ""),
-                            password=body.validated_data.get("password", ""))
+        username = body.validated_data.get("username", "")
+        token = token_issue(request=request, username=username, password=body.validated_data.get("password", ""))
+        sign_in_succeeded(request=request, username=username)
         return Response({"token": token.key})
+
+    def throttled(self, request, wait):
+        raise Throttled(wait, detail=REFUSED)  # DRF adds "Expected available in N seconds." and Retry-After
 
 
 class MeView(APIView):

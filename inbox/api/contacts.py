@@ -46,11 +46,12 @@ from inbox.services.contacts import (
 )
 from inbox.services.merge import contact_merge_for
 
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the CSV file
 PAGER = KeysetPager("created_at")
 TIMELINE_PAGER = KeysetPager("created_at")
 CONTACT_EXAMPLE = OpenApiExample("A contact", response_only=True, value={
     "id": 7, "name": "Ada Lovelace", "phone": "+447700900123", "email": "ada@example.com", "country": "GB",
-    "operator_code": "", "tags": ["vip", "fair-2025"], "source": "import", "owner": 5, "lead_score": 60,
+    "operator_code": "", "tags": ["vip", "fair-2025"], "source": "import", "owner": 5, "team": 2, "lead_score": 60,
     "converted": False, "last_inbound_at": "2025-03-01T09:30:00+00:00", "created_at": "2025-02-01T10:00:00+00:00",
     "preferences": {"timezone": "Europe/London", "allowed_start": "09:00:00", "allowed_end": "19:00:00",
                     "quiet_start": None, "quiet_end": None, "language": "en", "opt_ins": ["whatsapp"],
@@ -173,14 +174,16 @@ class ContactViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Import a CSV: all rows or none",
         description="Columns name,phone,email,timezone,tags,country (tags separated by `;`). Phones are stored in "
-                    "E.164; a number without + is read in the row's country. Any bad row, or a phone already "
-                    "stored, rejects the whole file with every problem listed; imported contacts are owned by "
-                    "the caller's rep.",
+                    "E.164; a number without + is read in the row's country. Any bad row rejects the whole "
+                    "file with every problem listed. A row matching a contact the caller sees (phone, else "
+                    "e-mail) updates it; the others are created, owned by the caller's rep, in its team. "
+                    "Contacts outside the caller's scope are never matched nor revealed.",
         request={"multipart/form-data": ContactImportSerializer},
         responses={
             201: ImportedSerializer,
             400: OpenApiResponse(ImportRejectedSerializer, description="Nothing imported: every problem, by row"),
             403: ERR_403,
+            413: OpenApiResponse(ImportRejectedSerializer, description="The upload is larger than the 2 MB limit"),
         },
         examples=[
             OpenApiExample("Imported", response_only=True, status_codes=["201"], value={
@@ -192,11 +195,23 @@ class ContactViewSet(viewsets.ViewSet):
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[MultiPartParser])
     def import_csv(self, request):
+        # Bounded before the multipart body is parsed: the declared length first, the file's own size after.
+        too_big = Response({"detail": f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB: split it",
+                            "errors": [{"row": 0, "field": "file", "error": f"larger than {MAX_BYTES} bytes"}]},
+                           status=413)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > MAX_BYTES + MULTIPART_OVERHEAD:
+            return too_big
         upload = ContactImportSerializer(data=request.data)
         if not upload.is_valid():
             return Response({"detail": "send the CSV as the multipart field `file`",
                              "errors": [{"row": 0, "field": "file", "error": str(e)}
                                         for e in upload.errors.get("file", ["missing"])]}, status=400)
+        if upload.validated_data["file"].size > MAX_BYTES:
+            return too_big
         data = upload.validated_data["file"].read(MAX_BYTES + 1)
         try:
             report = contact_import(user=request.user, data=data)

@@ -181,6 +181,7 @@ class ContactSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField())
     source = serializers.CharField()
     owner = serializers.IntegerField(allow_null=True, help_text="The owning rep's id.")
+    team = serializers.IntegerField(allow_null=True, help_text="The team whose managers see and target the contact.")
     lead_score = serializers.IntegerField()
     converted = serializers.BooleanField()
     last_inbound_at = serializers.DateTimeField(allow_null=True)
@@ -193,6 +194,7 @@ class ContactSerializer(serializers.Serializer):
         return {
             "id": c.id, "name": c.name, "phone": c.phone, "email": c.email, "country": c.country,
             "operator_code": c.operator_code, "tags": list(c.tags), "source": c.source, "owner": c.owner_id,
+            "team": c.team_id,
             "lead_score": c.lead_score, "converted": c.converted, "last_inbound_at": _iso(c.last_inbound_at),
             "created_at": _iso(c.created_at),
             "preferences": {
@@ -345,7 +347,8 @@ class ContactInputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
     source = serializers.CharField(max_length=50, required=False, allow_blank=True)
     owner = id_field(required=False, allow_null=True,
-                     help_text="A rep may name only themselves, a manager the reps of their team.")
+                     help_text="On a new contact a rep may name only themselves, a manager the reps of their team; "
+                               "only the managers of the contact's team and admins change it.")
     preferences = PreferencesInputSerializer(required=False)
 
     def validate_country(self, value: str) -> str:

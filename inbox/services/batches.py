@@ -3,7 +3,7 @@ make (plan, park, requeue, withdraw, re-plan, re-prioritize) and the admin conso
 
 The bulk functions are set-based, a few statements per call however many rows, and take plain ids
 and rows: they know nothing of campaigns. Every one that changes what a socket shows emits,
-summarized, grouped into one outbox row per rep's audience (core/events.py):
+summarized, grouped into one outbox row per audience (a rep's, or an unassigned team's) (core/events.py):
 - planned inserts and bulk changes of waiting messages (park, requeue, withdraw, re-plan): one
   `messages.changed` per conversation, never one `message.created`/`message.updated` per message
   (a 10,000-contact campaign paused is 10,000 small events per watcher, relayed in batches);
@@ -21,12 +21,13 @@ from datetime import datetime
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import Combinable, RawSQL
+from django.db.models.functions import Coalesce
 
 from core.copy import copy_insert
 from core.realtime import emit_many
 from inbox.models import Conversation, Message
 from inbox.payloads import conversation_payloads
-from inbox.selectors import audience_user_ids
+from inbox.selectors import audience_user_ids, team_audience
 from salesreps.models import SalesRep
 
 WAITING = (Message.Status.QUEUED, Message.Status.DEFERRED)
@@ -66,30 +67,42 @@ def _emit_changed(message_ids: list[int], *, status: str | None = None) -> None:
 
 
 def _emit_messages_changed(by_conversation: dict[int, list[dict]], rep_of_conversation: dict[int, int | None]) -> None:
-    by_rep: dict[int | None, list[tuple[str, dict]]] = defaultdict(list)
+    keys = _audience_keys(rep_of_conversation)
+    by_key: dict[tuple, list[tuple[str, dict]]] = defaultdict(list)
     for conversation_id, changes in by_conversation.items():
-        by_rep[rep_of_conversation[conversation_id]].append(
+        by_key[keys[conversation_id]].append(
             ("messages.changed", {"conversation_id": conversation_id, "messages": changes}))
-    _emit_by_rep(by_rep)
+    _emit_by_audience(by_key)
 
 
-def _emit_by_rep(by_rep: dict[int | None, list[tuple[str, dict]]]) -> None:
-    """Each rep's events to the audience of that rep's conversations (unassigned: None), in one
-    outbox row per rep: audience_user_ids depends only on the conversation's rep."""
-    reps = SalesRep.objects.in_bulk([r for r in by_rep if r is not None])
-    for rep_id, events in by_rep.items():
-        emit_many(events, audience_user_ids(Conversation(rep=reps.get(rep_id))))
+def _audience_keys(rep_of_conversation: dict[int, int | None]) -> dict[int, tuple[int | None, int | None]]:
+    """conversation id → (its rep, None), or (None, its team) when unassigned: conversations with one
+    key have one audience (inbox.selectors.audiences_of), so they share an outbox row."""
+    unassigned = [c for c, rep_id in rep_of_conversation.items() if rep_id is None]
+    teams = dict(Conversation.objects.filter(pk__in=_among(unassigned)).values_list(
+        "id", Coalesce("contact__team_id", "channel__team_id"))) if unassigned else {}
+    return {c: (rep_id, None) if rep_id is not None else (None, teams.get(c)) for c, rep_id in rep_of_conversation.items()}
+
+
+def _emit_by_audience(by_key: dict[tuple[int | None, int | None], list[tuple[str, dict]]]) -> None:
+    """Each key's events (_audience_keys) to its audience, in one outbox row per key."""
+    reps = SalesRep.objects.in_bulk([rep_id for rep_id, _ in by_key if rep_id is not None])
+    for (rep_id, team_id), events in by_key.items():
+        audience = audience_user_ids(Conversation(rep=reps[rep_id])) if rep_id is not None else team_audience(team_id)
+        emit_many(events, audience)
 
 
 def _emit_conversations(conversations: QuerySet[Conversation]) -> None:
-    """`conversations.changed` with the conversations as they are now, grouped by rep, in batches
-    of CONVERSATIONS_PER_EVENT. Runs in the caller's transaction."""
-    by_rep: dict[int | None, list[dict]] = defaultdict(list)
-    for payload in conversation_payloads(conversations):
-        by_rep[payload["rep_id"]].append(payload)
-    _emit_by_rep({rep_id: [("conversations.changed", {"conversations": payloads[i:i + CONVERSATIONS_PER_EVENT]})
-                           for i in range(0, len(payloads), CONVERSATIONS_PER_EVENT)]
-                  for rep_id, payloads in by_rep.items()})
+    """`conversations.changed` with the conversations as they are now, grouped by audience, in
+    batches of CONVERSATIONS_PER_EVENT. Runs in the caller's transaction."""
+    payloads = list(conversation_payloads(conversations))
+    keys = _audience_keys({p["id"]: p["rep_id"] for p in payloads})
+    by_key: dict[tuple, list[dict]] = defaultdict(list)
+    for payload in payloads:
+        by_key[keys[payload["id"]]].append(payload)
+    _emit_by_audience({key: [("conversations.changed", {"conversations": group[i:i + CONVERSATIONS_PER_EVENT]})
+                             for i in range(0, len(group), CONVERSATIONS_PER_EVENT)]
+                       for key, group in by_key.items()})
 
 
 def _among(ids: Sequence[int]) -> RawSQL:

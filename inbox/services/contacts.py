@@ -18,7 +18,7 @@ from inbox.rules import phone_place
 from inbox.selectors import contacts_for
 from platforms import get_adapter
 from salesreps.models import Channel, SalesRep
-from salesreps.selectors import is_manager_or_admin, rep_of
+from salesreps.selectors import is_manager_or_admin, managed_team_ids, rep_of
 
 log = entity_log("contacts")
 
@@ -43,11 +43,11 @@ def suppressed(addresses: Iterable[str]) -> Suppression | None:
     return Suppression.objects.filter(address__in=wanted).order_by("id").first() if wanted else None
 
 
-def _new_contact(*, address: str, name: str, phone: str, email: str) -> Contact:
+def _new_contact(*, address: str, name: str, phone: str, email: str, team_id: int | None) -> Contact:
     phone = phone or (address if address.startswith("+") else "")
     email = email or (address if "@" in address else "")
     tz, country = phone_place(phone) if phone else ("", "")
-    contact = Contact(name=name, phone=phone, email=email.lower(), timezone=tz or "UTC", country=country)
+    contact = Contact(name=name, phone=phone, email=email.lower(), timezone=tz or "UTC", country=country, team_id=team_id)
     suppression = suppressed([phone, email.lower()])
     if suppression:  # consent follows the person: this address opted out before
         contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, suppression.created_at, suppression.reason
@@ -60,7 +60,8 @@ def contact_resolve(*, channel: Channel, external_id: str, name: str = "", phone
     for (the identity is attached), else created. Concurrent first deliveries from one address
     serialise on a transaction-scoped advisory lock of the address, so they find one contact.
     Two contacts at one address: the most recent gets the identity, and the pair is listed for a
-    manager to merge (duplicate_groups); nothing merges silently."""
+    manager to merge (duplicate_groups); nothing merges silently. A contact created here belongs
+    to the channel's team."""
     identity = ContactIdentity.objects.select_related("contact").filter(channel=channel, external_id=external_id).first()
     if identity is None:
         address = _address(channel, external_id, phone, email)
@@ -73,7 +74,8 @@ def contact_resolve(*, channel: Channel, external_id: str, name: str = "", phone
                         channel=channel, external_id=external_id).first()
                 if identity is None:
                     matches = list(contacts_at(address)[:2])
-                    contact = matches[0] if matches else _new_contact(address=address, name=name, phone=phone, email=email)
+                    contact = matches[0] if matches else _new_contact(address=address, name=name, phone=phone, email=email,
+                                                                            team_id=channel.team_id)
                     ContactIdentity.objects.create(contact=contact, channel=channel, external_id=external_id)
                     if len(matches) > 1:
                         log.warning("contact match is ambiguous: listed for a manager to merge", contact=contact.id,
@@ -166,18 +168,35 @@ def _actor(user):
 
 
 def _owner(user, owner_id: int) -> SalesRep:
-    """A rep may give contacts only to themselves, a manager to the reps of their team, an admin to anyone."""
+    """A rep may name only themselves (on a new contact), a manager the reps of the teams they
+    manage, an admin anyone."""
     actor = _actor(user)
-    if user.is_superuser:
-        allowed = SalesRep.objects.all()
-    elif actor.is_manager and actor.team_id:
-        allowed = SalesRep.objects.filter(team_id=actor.team_id)
-    else:
-        allowed = SalesRep.objects.filter(pk=actor.pk)
+    teams = managed_team_ids(user)
+    allowed = SalesRep.objects.all() if teams is None else SalesRep.objects.filter(Q(pk=actor.pk) | Q(team_id__in=teams))
     owner = allowed.filter(pk=owner_id).first()
     if owner is None:
         raise ValidationError({"owner": f"rep {owner_id} is not a rep you can give contacts to"})
     return owner
+
+
+def _owner_set(contact: Contact, *, user, owner_id: int | None, creating: bool) -> None:
+    """Only the managers of the contact's team and admins change who owns a contact (owning it
+    keeps it in the owner's view and brings them its every new conversation); a rep's new contact
+    is theirs. The contact follows its owner into the owner's team."""
+    if not creating and owner_id == contact.owner_id:
+        return  # written back as it is
+    teams = managed_team_ids(user)
+    if not creating and teams is not None and contact.team_id not in teams:
+        raise PermissionDenied("only the managers of the contact's team and admins change its owner")
+    contact.owner = None if owner_id is None else _owner(user, owner_id)
+    if contact.owner is not None and contact.owner.team_id is not None:
+        contact.team_id = contact.owner.team_id
+
+
+def _home_team(user) -> int | None:
+    """The team a contact the user creates or imports belongs to without an owner's: the user's rep's."""
+    rep = rep_of(user)
+    return rep.team_id if rep is not None else None
 
 
 def _check_windows(contact: Contact) -> None:
@@ -189,7 +208,8 @@ def _check_windows(contact: Contact) -> None:
             raise ValidationError({f"{label}_end": f"{label}_start equals {label}_end: the window would be empty"})
 
 
-def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, owner_id, opted_out: bool | None) -> None:
+def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, owner_id, opted_out: bool | None,
+           creating: bool = False) -> None:
     unknown = set(fields) - CONTACT_FIELDS
     if unknown:
         raise ValueError(f"unknown contact fields: {', '.join(sorted(unknown))}")
@@ -211,7 +231,7 @@ def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, ow
     if both:
         raise ValidationError({"opt_outs": f"a channel kind cannot be both opted in and opted out: {', '.join(sorted(both))}"})
     if owner_id is not UNSET:
-        contact.owner = None if owner_id is None else _owner(user, owner_id)
+        _owner_set(contact, user=user, owner_id=owner_id, creating=creating)
     if opted_out is True and not contact.opted_out:
         contact.opted_out, contact.opted_out_at, contact.opt_out_reason = True, timezone.now(), "manual"
     elif opted_out is False and contact.opted_out:
@@ -219,7 +239,7 @@ def _apply(contact: Contact, *, user, fields: dict, preferences: dict | None, ow
             raise PermissionDenied("only a manager or an admin can opt a contact back in")
         contact.opted_out, contact.opted_out_at, contact.opt_out_reason = False, None, ""
     _check_windows(contact)
-    contact.full_clean(exclude=["owner"])
+    contact.full_clean(exclude=["owner", "team"])
 
 
 def _inherit_consent(contact: Contact) -> None:
@@ -237,12 +257,13 @@ def _still_visible(user, contact: Contact) -> None:
 @transaction.atomic
 def contact_create(*, user, fields: dict, preferences: dict | None = None, owner_id=UNSET,
                    opted_out: bool | None = None) -> Contact:
-    """A new contact, owned by the caller's rep unless an owner the caller may choose is given."""
+    """A new contact, owned by the caller's rep unless an owner the caller may choose is given; it
+    belongs to the owner's team, else to the caller's."""
     actor = _actor(user)
     if owner_id is UNSET and actor is not None and not user.is_superuser:
         owner_id = actor.pk
-    contact = Contact(source="api")
-    _apply(contact, user=user, fields=fields, preferences=preferences, owner_id=owner_id, opted_out=opted_out)
+    contact = Contact(source="api", team_id=_home_team(user))
+    _apply(contact, user=user, fields=fields, preferences=preferences, owner_id=owner_id, opted_out=opted_out, creating=True)
     _inherit_consent(contact)
     contact.save()
     if contact.opted_out:
@@ -294,14 +315,14 @@ class ImportReport:
     errors: list[RowError] = field(default_factory=list)
 
 
-def _matches(rows: list[ContactRow]) -> tuple[dict[str, Contact], dict[str, Contact]]:
-    """Existing contacts by phone and by lower-cased e-mail (the most recent one per address)."""
+def _matches(rows: list[ContactRow], scope: QuerySet[Contact]) -> tuple[dict[str, Contact], dict[str, Contact]]:
+    """Contacts of `scope` by phone and by lower-cased e-mail (the most recent one per address)."""
     phones = [r.phone for r in rows if r.phone]
     emails = [r.email.lower() for r in rows if r.email]
     by_phone: dict[str, Contact] = {}
     by_email: dict[str, Contact] = {}
     for i in range(0, max(len(phones), len(emails)), 10000):
-        found = (Contact.objects.annotate(address=Lower("email"))
+        found = (scope.annotate(address=Lower("email"))
                  .filter(Q(phone__in=phones[i:i + 10000]) | Q(address__in=emails[i:i + 10000])).order_by("id"))
         for contact in found:
             if contact.phone:
@@ -312,26 +333,22 @@ def _matches(rows: list[ContactRow]) -> tuple[dict[str, Contact], dict[str, Cont
 
 
 def contacts_import_rows(*, rows: list[ContactRow], owner: SalesRep | None, source: str,
-                         scope: QuerySet[Contact] | None = None, progress=None) -> ImportReport:
+                         scope: QuerySet[Contact] | None = None, team_id: int | None = None, progress=None) -> ImportReport:
     """Rows that match an existing contact (same phone, else same e-mail) update it — name, tags,
     a missing phone or address, a zone or country where the file says — and never duplicate it;
-    the rest are created, opted out where their address opted out before. With `scope`, a match
-    outside it is an error for that row. Caller is in a transaction and rejects on errors."""
-    by_phone, by_email = _matches(rows)
-    visible = set(scope.filter(pk__in=[c.pk for c in {*by_phone.values(), *by_email.values()}]).values_list("pk", flat=True)) \
-        if scope is not None else None
+    the rest are created in `team_id`, opted out where their address opted out before. With
+    `scope`, only its contacts match: a contact outside it is not revealed (not even that it
+    exists), and the row creates the caller's own contact, listed with the other for an admin to
+    merge (duplicate_groups). Caller is in a transaction and rejects on errors."""
+    by_phone, by_email = _matches(rows, Contact.objects.all() if scope is None else scope)
     report, new, changed = ImportReport(), [], {}
     for row in rows:
         match = by_phone.get(row.phone) or by_email.get(row.email.lower())
         if match is None:
             contact = Contact(name=row.name, phone=row.phone, email=row.email, timezone=row.timezone, tags=list(row.tags),
-                              country=row.country, owner=owner, source=source)
+                              country=row.country, owner=owner, source=source, team_id=team_id)
             _inherit_consent(contact)
             new.append(contact)
-        elif visible is not None and match.pk not in visible:
-            what = f"phone {row.phone}" if row.phone and match.phone == row.phone else f"e-mail {row.email}"
-            report.errors.append(RowError(row.row, "phone" if what.startswith("phone") else "email",
-                                          f"a contact with {what} already exists outside your contacts"))
         else:
             match.name = row.name or match.name
             match.phone, match.email = match.phone or row.phone, match.email or row.email
@@ -359,13 +376,14 @@ def contacts_import_rows(*, rows: list[ContactRow], owner: SalesRep | None, sour
 @transaction.atomic
 def contact_import(*, user, data: bytes | str) -> ImportReport:
     """All or nothing: any bad row rejects the whole file; rows matching a contact the caller may
-    see update it (the report names them)."""
+    see update it (the report names them); the others create contacts owned by the caller's rep,
+    in its team."""
     actor = _actor(user)
     rows, errors = parse_contacts_csv(data)
     if errors:
         raise ContactImportRejected([error.as_dict() for error in errors])
     owner = None if user.is_superuser else actor
-    report = contacts_import_rows(rows=rows, owner=owner, source="import", scope=contacts_for(user))
+    report = contacts_import_rows(rows=rows, owner=owner, source="import", scope=contacts_for(user), team_id=_home_team(user))
     if report.errors:
         raise ContactImportRejected([error.as_dict() for error in report.errors])
     log.info("contacts imported", count=len(report.created), updated=len(report.updated), owner=owner.id if owner else None,

@@ -13,7 +13,7 @@ from inbox.payloads import conversation_payload
 from inbox.rules import Candidate, pick_assignee
 from inbox.selectors import audience_user_ids, conversations_for
 from salesreps.models import Channel, SalesRep, SalesRepChannel
-from salesreps.selectors import is_manager_or_admin, rep_of
+from salesreps.selectors import managed_team_ids
 
 log = entity_log("conversations")
 
@@ -88,12 +88,12 @@ def conversation_assign(*, user, conversation_id: int, rep_id: int | None) -> Co
     every later event is addressed from the new assignment."""
 
     conversation = conversation_get_for(user=user, conversation_id=conversation_id, lock=True)
-    actor = rep_of(user)
-    if not is_manager_or_admin(user):
-        raise AccessDenied("only managers and admins assign conversations")
+    teams = managed_team_ids(user)
+    if teams == frozenset():
+        raise AccessDenied("only the managers of a team and admins assign conversations")
     new_rep = None
     if rep_id is not None:
-        reps = SalesRep.objects.all() if user.is_superuser else SalesRep.objects.filter(team_id=actor.team_id)
+        reps = SalesRep.objects.all() if teams is None else SalesRep.objects.filter(team_id__in=teams)
         new_rep = reps.filter(pk=rep_id).first()
         if new_rep is None:
             raise ValueError(f"rep {rep_id} is not one you can assign to")

@@ -92,6 +92,8 @@ def _merge(*, keep_id: int, duplicate_id: int, by_user, reason: str) -> ContactM
         updates["timezone"] = duplicate.timezone  # UTC is the default, not a fact about the person
     if keep.owner_id is None and duplicate.owner_id is not None:
         updates["owner_id"] = duplicate.owner_id
+    if keep.team_id is None and duplicate.team_id is not None:
+        updates["team_id"] = duplicate.team_id  # a team's contact merged into nobody's stays the team's
     if duplicate.opted_out and not keep.opted_out:
         updates.update(opted_out=True, opted_out_at=duplicate.opted_out_at, opt_out_reason=duplicate.opt_out_reason)
     if duplicate.last_inbound_at and (keep.last_inbound_at is None or duplicate.last_inbound_at > keep.last_inbound_at):

@@ -73,10 +73,11 @@ def test_each_role_lists_exactly_its_scope(world, client_for):
     w = world
     assert ids(client_for(w.rep_a.user).get("/api/conversations/")) == {w.conv_a.id}
     assert ids(client_for(w.rep_b.user).get("/api/conversations/")) == {w.conv_b.id}
+    # unassigned ones go to the team of their contact (Una: team A, though on team B's channel), else of their channel
     assert ids(client_for(w.manager_a.user).get("/api/conversations/")) == {w.conv_a.id, w.conv_b.id, w.conv_unassigned.id}
-    assert ids(client_for(w.manager_b.user).get("/api/conversations/")) == {w.conv_team_b.id, w.conv_unassigned.id}
-    assert ids(client_for(w.admin).get("/api/conversations/")) == {
-        w.conv_a.id, w.conv_b.id, w.conv_unassigned.id, w.conv_team_b.id}
+    assert ids(client_for(w.manager_b.user).get("/api/conversations/")) == {w.conv_team_b.id, w.conv_unassigned_b.id}
+    assert ids(client_for(w.manager_none.user).get("/api/conversations/")) == set()
+    assert ids(client_for(w.admin).get("/api/conversations/")) == {c.id for c in w.conversations()}
 
 
 def test_list_item_is_the_socket_payload_plus_contact_channel_and_rep(world, client_for):
@@ -105,7 +106,8 @@ def test_filters_narrow_and_never_widen_the_scope(world, client_for):
     Conversation.objects.filter(pk=w.conv_b.id).update(unread_count=3, status="pending")
     assert ids(manager.get("/api/conversations/?unread=true")) == {w.conv_b.id}
     assert ids(manager.get("/api/conversations/?status=pending")) == {w.conv_b.id}
-    assert ids(manager.get(f"/api/conversations/?channel={w.channel.id}&status=open")) == {w.conv_a.id, w.conv_unassigned.id}
+    assert ids(manager.get(f"/api/conversations/?channel={w.channel.id}&status=open")) == {w.conv_a.id}
+    assert ids(manager.get(f"/api/conversations/?channel={w.channel_b.id}")) == {w.conv_unassigned.id}
 
 
 @pytest.mark.parametrize("query", ["status=closed", "channel=abc", "channel=-1", "rep=bob", "unread=maybe",
@@ -219,8 +221,10 @@ def test_no_message_into_someone_elses_conversation(world, client_for):
 def test_full_text_search_finds_words_only_in_the_callers_conversations(world, client_for):
     assert ids(client_for(world.rep_a.user).get("/api/messages/search/?q=pineapple")) == {world.msg_a.id}
     assert ids(client_for(world.rep_b.user).get("/api/messages/search/?q=pineapple")) == {world.msg_b.id}
-    assert ids(client_for(world.manager_b.user).get("/api/messages/search/?q=pineapple")) == set()
-    assert ids(client_for(world.manager_a.user).get("/api/messages/search/?q=pineapple")) == {world.msg_a.id, world.msg_b.id}
+    assert ids(client_for(world.manager_b.user).get("/api/messages/search/?q=pineapple")) == {
+        world.messages[world.conv_team_b.id], world.messages[world.conv_unassigned_b.id]}
+    assert ids(client_for(world.manager_a.user).get("/api/messages/search/?q=pineapple")) == {
+        world.msg_a.id, world.msg_b.id, world.messages[world.conv_unassigned.id]}
     assert ids(client_for(world.rep_a.user).get("/api/messages/search/?q=shipment tomorrow")) == {world.msg_a.id}
     assert ids(client_for(world.rep_a.user).get("/api/messages/search/?q=pineapple -shipment")) == set()
     assert client_for(world.rep_a.user).get("/api/messages/search/").status_code == 400
@@ -290,7 +294,8 @@ def test_contact_scope_per_role(world, client_for):
     assert ids(client_for(w.rep_b.user).get("/api/contacts/")) == {contact_b}
     assert ids(client_for(w.manager_a.user).get("/api/contacts/")) == {
         contact_a, contact_b, w.conv_unassigned.contact_id, w.owned_a.id}
-    assert ids(client_for(w.manager_b.user).get("/api/contacts/")) == {w.conv_team_b.contact_id, w.conv_unassigned.contact_id}
+    assert ids(client_for(w.manager_b.user).get("/api/contacts/")) == {
+        w.conv_team_b.contact_id, w.conv_unassigned_b.contact_id, w.contact_b.id}
     assert client_for(w.rep_b.user).get(f"/api/contacts/{w.owned_a.id}/").status_code == 404
     assert patch(client_for(w.rep_b.user), f"/api/contacts/{w.owned_a.id}/", {"name": "x"}).status_code == 404
 
@@ -340,8 +345,8 @@ def test_owner_rules(world, client_for):
     assert post(rep, "/api/contacts/", {"name": "x", "owner": world.rep_a.id}).status_code == 201
     assert post(manager, "/api/contacts/", {"name": "y", "owner": world.rep_b.id}).json()["owner"] == world.rep_b.id
     assert post(manager_b, "/api/contacts/", {"name": "z", "owner": world.rep_a.id}).status_code == 400
-    # a rep cannot drop a contact out of their own view by clearing its owner
-    assert patch(rep, f"/api/contacts/{world.owned_a.id}/", {"owner": None}).status_code == 400
+    # a rep never changes an owner (not even to drop a contact out of their own view)
+    assert patch(rep, f"/api/contacts/{world.owned_a.id}/", {"owner": None}).status_code == 403
     assert Contact.objects.get(pk=world.owned_a.id).owner_id == world.rep_a.id
 
 
@@ -412,15 +417,23 @@ def test_csv_import_all_good_rows(world, client_for):
     assert ann.tags == ["vip", "fair", "spring"]
 
 
-def test_csv_import_never_updates_a_contact_outside_the_callers_scope(world, client_for):
-    taken = world.owned_a.phone or "+33612340077"
-    Contact.objects.filter(pk=world.owned_a.pk).update(phone=taken)
-    response = upload(client_for(world.rep_b.user), f"name,phone\nSomeone,{taken}\n")
-    assert response.status_code == 400
-    assert response.json()["errors"] == [{"row": 2, "field": "phone",
-                                          "error": f"a contact with phone {taken} already exists outside your contacts"}]
+def test_csv_import_never_updates_nor_reveals_a_contact_outside_the_callers_scope(world, client_for):
+    """Rep B's file names rep A's contact (same team), team B's contact by e-mail, a number stored
+    nowhere and rep B's own contact: only the last is matched; the answer is the same for a number
+    stored elsewhere as for one stored nowhere."""
+    bert = Contact.objects.get(pk=world.conv_b.contact_id)
+    csv_text = (f"name,phone,email\nSomeone,{world.owned_a.phone},\nOther,,{world.contact_b.email}\n"
+                f"Fresh,+33612340555,\nBert K,{bert.phone},\n")
+    response = upload(client_for(world.rep_b.user), csv_text)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["imported"], body["updated"], body["updated_ids"]) == (3, 1, [bert.id])
+    created = Contact.objects.filter(pk__in=body["ids"])
+    assert {(c.owner_id, c.team_id) for c in created} == {(world.rep_b.id, world.team_a.id)}
+    assert not set(body["ids"]) & {world.owned_a.id, world.contact_b.id}
     world.owned_a.refresh_from_db()
-    assert world.owned_a.name == "Olive Owned"
+    world.contact_b.refresh_from_db()
+    assert (world.owned_a.name, world.contact_b.name) == ("Olive Owned", "Bella Beyond")
 
 
 def test_csv_import_rejects_a_file_that_is_not_csv(world, client_for):

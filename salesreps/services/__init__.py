@@ -13,11 +13,13 @@ from salesreps.services.ledger import (
     shift_error_record,
 )
 from salesreps.services.rep_channels import rep_channel_create, rep_channel_update
+from salesreps.services.reps import rep_save, rep_set_role, reps_delete, teams_delete
 from salesreps.services.shifts import shift_create, shift_update
 
 __all__ = [
     "SECRET_KEYS", "CapacityRefused", "activities_record_unchecked", "activity_check", "activity_record",
     "activity_record_unchecked", "allowance_for", "allowances_store",
     "allowance_store", "channel_create", "channel_name_taken", "channel_update", "rep_channel_create", "rep_channel_update",
-    "rep_presence_changed", "rep_set_availability", "secrets_merged", "shift_create", "shift_error_record", "shift_update",
+    "rep_presence_changed", "rep_save", "rep_set_availability", "rep_set_role", "reps_delete", "secrets_merged", "shift_create",
+    "shift_error_record", "shift_update", "teams_delete",
 ]

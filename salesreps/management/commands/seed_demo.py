@@ -1,8 +1,9 @@
 """Demo data, idempotent: one sandbox channel per platform, a team with a manager and two reps."""
 from datetime import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from salesreps.models import Channel, ChannelActivity, ChannelKind, SalesRep, SalesRepChannel, SalesRepChannelActivity, Team
@@ -18,10 +19,21 @@ ROUTING = {"whatsapp": "100200300", "messenger": "200300400", "instagram": "3004
 
 
 class Command(BaseCommand):
-    help = "Load demo data (safe to run again: nothing is duplicated)."
+    help = ("Load demo data (safe to run again: nothing is duplicated). It creates logins with a published "
+            "password and channels with published secrets, so it runs only with DEBUG=true or --demo-logins.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo-logins", action="store_true",
+                            help=f"create the demo logins (password {DEMO_PASSWORD!r}) with DEBUG off: a local demo, "
+                                 "never a deployment anyone else can reach")
 
     @transaction.atomic
     def handle(self, *args, **options):
+        if not (settings.DEBUG or options["demo_logins"]):
+            raise CommandError(
+                f"seed_demo creates the logins admin, manager, rep1 and rep2 with the published password "
+                f"{DEMO_PASSWORD!r} (and channels with published webhook secrets): it runs only with DEBUG=true "
+                "or --demo-logins. For a deployment, create the admin with `manage.py createsuperuser`.")
         User = get_user_model()
         admin, created = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
         if created:
@@ -31,7 +43,7 @@ class Command(BaseCommand):
         channels = []
         for kind in ChannelKind.values:
             channel, made = Channel.objects.get_or_create(
-                name=f"Demo {kind}", defaults={"kind": kind, "routing_key": ROUTING[kind],
+                name=f"Demo {kind}", defaults={"kind": kind, "routing_key": ROUTING[kind], "team": team,  # its contacts: the team's
                                                "secrets": {"app_secret": f"demo-{kind}-secret", "verify_token": f"demo-{kind}-verify"}},
             )
             ChannelActivity.objects.get_or_create(channel=channel, name="message")

@@ -1,0 +1,44 @@
+"""A daphne of the hostile-webhook tests: heartbeats every second, a public base URL set."""
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from conftest import BIN, ROOT, _free_port, _test_env, _wait_port
+
+PUBLIC_BASE_URL = "https://inbox.example.com"
+
+
+@pytest.fixture(scope="module")
+def hostile_daphne(django_db_setup):
+    port = _free_port()
+    log = open(ROOT / "var" / "daphne-hostile.log", "w")
+    env = {**_test_env(), "WS_HEARTBEAT_SECONDS": "1", "PUBLIC_BASE_URL": PUBLIC_BASE_URL}
+    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(port, proc, "daphne")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture
+def hostile_server(transactional_db, hostile_daphne, django_db_blocker):
+    """The server's base URL; afterwards, as the root conftest does for asgi_server, wait until its
+    processes stop writing, so the teardown's TRUNCATE does not deadlock with them."""
+    yield hostile_daphne
+    from django.db import connection
+
+    deadline = time.monotonic() + 10
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND state <> 'idle'")
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.1)
