@@ -44,7 +44,9 @@ async def _until_sent(message_id: int, *, within: float) -> Message:
 def _no_dispatch_running(broker_url: str) -> bool:
     """The worker runs no dispatch_due (asked over the broker, as `celery inspect` does): a run still
     draining when Redis stops would send the new message without needing the broker at all."""
-    app = Celery(broker=broker_url)  # the project's app talks to the test run's shared Redis
+    # The project's app talks to the test run's shared Redis. Not set as current: a current app on the
+    # private Redis sent every later test's .delay() to a server this test had stopped.
+    app = Celery(broker=broker_url, set_as_current=False)
     try:
         inspect = app.control.inspect(timeout=1)
         active, reserved = inspect.active() or {}, inspect.reserved() or {}
