@@ -69,7 +69,8 @@ def generated_secrets(var: Path) -> dict[str, str]:
     path = var / "secrets.json"
     var.mkdir(parents=True, exist_ok=True)
     while True:
-        data = json.loads(path.read_text()) if path.exists() else {}
+        found = path.exists()
+        data = json.loads(path.read_text()) if found else {}
         if "SECRET_KEY" in data and "FIELD_ENCRYPTION_KEY" in data:
             return data
         data = {"SECRET_KEY": secrets.token_urlsafe(50), "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(), **data}
@@ -77,7 +78,9 @@ def generated_secrets(var: Path) -> dict[str, str]:
         tmp.write_text(json.dumps(data))
         tmp.chmod(0o600)
         try:
-            if path.exists():
+            # Decided from what was read, not by looking again: a file another process published
+            # since is never overwritten (that process already uses its keys).
+            if found:
                 tmp.replace(path)  # a file from an older version, missing a key: complete it
             else:
                 os.link(tmp, path)  # fails if another process published first: then read theirs
