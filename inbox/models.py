@@ -255,3 +255,42 @@ class DeliveryAttempt(models.Model):
     error_code = models.CharField(max_length=50, blank=True)
     error_title = models.CharField(max_length=300, blank=True)
     response = models.JSONField(default=dict, blank=True)
+
+
+class ActivityRequest(models.Model):
+    """A rep-channel activity other than a message (a like, a comment, a broadcast…), queued and
+    dispatched by the same workers and the same checks as messages (inbox.services.activities),
+    performed by the channel's service and recorded in the capacity ledger."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        DEFERRED = "deferred"
+        SENDING = "sending"
+        DONE = "done"
+        FAILED = "failed"
+
+    rep_channel = models.ForeignKey(SalesRepChannel, on_delete=models.CASCADE, related_name="activity_requests")
+    activity = models.SlugField(max_length=50)  # the channel activity's name
+    target = models.TextField(blank=True)  # a post URL to like or comment on, a broadcast's text…
+    text = models.TextField(blank=True)  # a comment's text
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    idempotency_key = models.CharField(max_length=100, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    defer_code = models.CharField(max_length=40, blank=True)
+    defer_reason = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    external_id = models.CharField(max_length=200, blank=True)  # the service's id of what it did
+    error_code = models.CharField(max_length=50, blank=True)
+    error_title = models.CharField(max_length=300, blank=True)
+    sandbox = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    performed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rep_channel", "idempotency_key"], condition=~models.Q(idempotency_key=""),
+                                    name="activity_request_idempotency_unique"),
+        ]
+        indexes = [models.Index(fields=["status", "due_at"], name="activity_request_due_idx")]

@@ -172,6 +172,10 @@ class WorkingShift(models.Model):
     end_time = models.TimeField(null=True, blank=True)
     is_day_off = models.BooleanField(default=False)
     note = models.CharField(max_length=200, blank=True)
+    # True: entered by a manager for that date (an override of the week, or a day off).
+    # False: materialized from the rep's schedule when the day's first activity happened, so the
+    # day's ledger rows and errors have a shift to hang on; it never overrides the schedule.
+    planned = models.BooleanField(default=True)
 
     class Meta:
         # The source model declared unique_together outside Meta, so it never applied.
@@ -190,11 +194,14 @@ class ActivityRecord(models.Model):
     shift_day = models.DateField()
     performed_at = models.DateTimeField()
     message_id = models.BigIntegerField(null=True, blank=True)
+    activity_request_id = models.BigIntegerField(null=True, blank=True)  # inbox.ActivityRequest: any other activity
 
     class Meta:
         indexes = [models.Index(fields=["rep_channel_activity", "shift_day"])]
         constraints = [
             models.UniqueConstraint(fields=["message_id"], condition=models.Q(message_id__isnull=False), name="one_record_per_message"),
+            models.UniqueConstraint(fields=["activity_request_id"], condition=models.Q(activity_request_id__isnull=False),
+                                    name="one_record_per_activity_request"),
         ]
 
 
@@ -219,14 +226,29 @@ class DailyAllowance(models.Model):
 
 
 class ShiftError(models.Model):
+    """What went wrong (or is worth knowing) during a rep's shift day. One row per rep-channel,
+    shift day and code: a queue refused a hundred times outside the shift is one row counted
+    a hundred times, its message the latest reason."""
+
     class Level(models.IntegerChoices):
         INFO = 0
         WARNING = 1
         ERROR = 2
 
     shift = models.ForeignKey(WorkingShift, null=True, blank=True, on_delete=models.CASCADE, related_name="errors")
+    rep = models.ForeignKey(SalesRep, null=True, blank=True, on_delete=models.CASCADE, related_name="shift_errors")
     rep_channel = models.ForeignKey(SalesRepChannel, null=True, blank=True, on_delete=models.CASCADE, related_name="errors")
+    day = models.DateField(null=True, blank=True)  # the shift day (the rep-channel's zone)
     message = models.TextField()
     code = models.CharField(max_length=50)
     level = models.PositiveSmallIntegerField(choices=Level.choices, default=Level.ERROR, validators=[MinValueValidator(0)])
+    count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
+    last_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["rep_channel", "day", "code"], condition=models.Q(day__isnull=False),
+                                    name="shift_error_one_per_day_and_code"),
+        ]
+        indexes = [models.Index(fields=["rep", "day"])]
