@@ -8,34 +8,14 @@ import pytest
 from django.utils import timezone
 
 from campaigns.tests.world import make_campaign, make_contact, start, utc, wall
+from frontend.tests.pages import login
 from inbox.models import Contact, Message
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel, make_team
 from webhooks.tests.signing import SECRET, signed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE_ID = "555000111"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are sync.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed: .ci/run installs it (apt-get install chromium)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture
@@ -51,18 +31,6 @@ def team():
                                last_inbound_at=timezone.now())
     conv_b = make_conversation(bob, channel, external_id="4915100000002", name="Bea Bob", phone="+4915100000002")
     return {"alice": alice, "bob": bob, "manager": manager, "channel": channel, "conv_a": conv_a, "conv_b": conv_b}
-
-
-def login(browser, base, username):
-    context = browser.new_context(base_url=base, viewport={"width": 1200, "height": 760})
-    page = context.new_page()
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(f"pass-{username}")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base}/")
-    page.wait_for_function("() => document.body.dataset.socket === 'online'")
-    return context, page
 
 
 _counter = iter(range(10**6))
