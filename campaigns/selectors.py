@@ -8,8 +8,9 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import ExtractHour, TruncHour
 
 from campaigns.models import Campaign, CampaignRecipient
+from core.errors import AccessDenied
 from inbox.models import Contact, Message
-from inbox.selectors import team_contacts
+from inbox.selectors import contacts_for, team_contacts
 from salesreps import rules as rep_rules
 from salesreps.models import ActivityRecord, SalesRep, SalesRepChannel
 from salesreps.selectors import allowances_on, managed_team_ids, manages_a_team, max_capacity, message_activity, schedule_for
@@ -35,6 +36,24 @@ def campaigns_for(user) -> QuerySet[Campaign]:
 def campaign_teams(campaign: Campaign) -> frozenset[int] | None:
     """The teams whose contacts and reps the campaign uses: its own, or every one (None) without."""
     return None if campaign.team_id is None else frozenset({campaign.team_id})
+
+
+def contact_campaigns(*, user, contact_id: int) -> list[dict]:
+    """The campaigns a contact the user may see is in (AccessDenied otherwise), newest first, each with
+    the contact's row per step: the first send (step 0) and the sequence's follow-ups. The contact
+    panel shows them to the rep who talks to that person, whose managers run the campaign."""
+    if not contacts_for(user).filter(pk=contact_id).exists():
+        raise AccessDenied(f"contact {contact_id} not found")
+    rows = (CampaignRecipient.objects.filter(contact_id=contact_id).select_related("campaign")
+            .annotate(steps=Count("campaign__steps", distinct=True)).order_by("-campaign_id", "step"))
+    out: dict[int, dict] = {}
+    for row in rows:
+        campaign = out.setdefault(row.campaign_id, {
+            "id": row.campaign_id, "name": row.campaign.name, "status": row.campaign.status,
+            "follow_up_steps": row.steps, "steps": []})
+        campaign["steps"].append({"step": row.step, "state": row.state, "reason": row.reason,
+                                  "sent_at": row.sent_at, "replied_at": row.replied_at})
+    return list(out.values())
 
 
 # ---- audience ----------------------------------------------------------------------------------

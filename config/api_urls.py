@@ -12,4 +12,6 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("inbox.urls")),
     path("", include("salesreps.urls")),
+    path("operator/", include("webhooks.operator_urls")),  # the operator pages' endpoints (admins)
+    path("operator/", include("salesreps.operator_urls")),
 ]

@@ -100,10 +100,13 @@ def main() -> int:
         if subprocess.run([py, *step], env=env).returncode != 0:
             raise embedded.ServiceError(f"{' '.join(step[1:])} failed (see above); nothing under var/ was removed")
     bin_dir = os.path.dirname(py)
+    celery_level = os.environ.get("CELERY_LOG_LEVEL", "warning")
     supervisor = Supervisor({
         "web": [os.path.join(bin_dir, "daphne"), "-b", host, "-p", str(port), "config.asgi:application"],
-        "worker": [os.path.join(bin_dir, "celery"), "-A", "config", "worker", "-l", "info", "-c", "2"],
-        "beat": [os.path.join(bin_dir, "celery"), "-A", "config", "beat", "-l", "info"],
+        # Celery's own INFO is a line per task run and per beat tick (every 2 s when idle): the console
+        # keeps its warnings and errors; the app's loggers (switchboard.*) keep LOG_LEVEL.
+        "worker": [os.path.join(bin_dir, "celery"), "-A", "config", "worker", "-l", celery_level, "-c", "2"],
+        "beat": [os.path.join(bin_dir, "celery"), "-A", "config", "beat", "-l", celery_level],
     }, env=env)
     supervisor.start()
     print(f"Switchboard is running at http://{host}:{port}/  (Ctrl-C stops everything)", flush=True)

@@ -14,9 +14,12 @@ class MessagePayload(TypedDict):
     media_url: str
     media_type: str
     external_id: str
+    defer_code: str
     defer_reason: str
     error_code: str
     error_title: str
+    latitude: float | None
+    longitude: float | None
     created_at: str
     sender_id: int | None
 
@@ -77,6 +80,23 @@ class TypingPayload(TypedDict):
     rep_id: int
 
 
+class ActivityPayload(TypedDict):
+    """An activity request (a like, a comment, a broadcast…) as it moves: queued, deferred with
+    its reason, done or failed (inbox.services.activities)."""
+
+    id: int
+    rep_channel_id: int
+    activity: str
+    target: str
+    status: str
+    defer_code: str
+    defer_reason: str
+    error_code: str
+    error_title: str
+    due_at: str | None
+    performed_at: str | None
+
+
 EVENTS: dict[str, type] = {
     "message.created": MessagePayload,
     "message.updated": MessagePayload,
@@ -86,6 +106,7 @@ EVENTS: dict[str, type] = {
     "messages.changed": MessagesChangedPayload,
     "conversations.changed": ConversationsChangedPayload,
     "rep.presence": PresencePayload,
+    "activity.updated": ActivityPayload,
     "typing": TypingPayload,
 }
 # Ephemeral events are not stored and carry no seq.

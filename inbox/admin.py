@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.contrib import admin
 
-from inbox.models import Contact, ContactIdentity, Conversation, DeliveryAttempt, Message, MessageEvent, Template
+from inbox.models import ActivityRequest, Contact, ContactIdentity, Conversation, DeliveryAttempt, Message, MessageEvent, Template
 from inbox.services import admin as admin_services
 
 
@@ -106,3 +106,19 @@ class MessageAdmin(ThroughServices, admin.ModelAdmin):
 class TemplateAdmin(admin.ModelAdmin):
     list_display = ("name", "whatsapp_name", "created_at")
     search_fields = ("name", "body", "whatsapp_name")
+
+
+@admin.register(ActivityRequest)
+class ActivityRequestAdmin(admin.ModelAdmin):
+    """Read-only: activities are requested on the API and moved by the dispatcher alone."""
+
+    list_display = ["id", "activity", "rep_channel", "status", "defer_code", "error_code", "due_at", "performed_at"]
+    list_filter = ["status", "activity", "defer_code"]
+    search_fields = ["target", "rep_channel__rep__full_name", "rep_channel__channel__name"]
+    list_select_related = ["rep_channel__rep", "rep_channel__channel"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

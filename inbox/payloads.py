@@ -22,9 +22,12 @@ def message_payload(message: Message) -> MessagePayload:
         "media_url": message.media_url,
         "media_type": message.media_type,
         "external_id": message.external_id,
+        "defer_code": message.defer_code,
         "defer_reason": message.defer_reason,
         "error_code": message.error_code,
         "error_title": message.error_title,
+        "latitude": message.latitude,
+        "longitude": message.longitude,
         "created_at": _iso(message.created_at),
         "sender_id": message.sender_id,
     }

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Lower
 
 from core.errors import AccessDenied
-from inbox.models import Contact, ContactIdentity, Conversation, Message, Template
-from salesreps.selectors import is_manager_or_admin, managed_team_ids, rep_of, team_watchers
+from inbox.models import ActivityRequest, Contact, ContactIdentity, Conversation, Message, Template
+from salesreps.selectors import is_manager_or_admin, managed_team_ids, rep_of, reps_for, team_watchers
 
 
 def unassigned_team_q(team_ids) -> Q:
@@ -76,7 +76,7 @@ def contacts_for(user) -> QuerySet[Contact]:
 
 
 def contact_list(*, user, search: str = "", tag: str = "", owner_id: int | None = None) -> QuerySet[Contact]:
-    qs = contacts_for(user).prefetch_related(
+    qs = contacts_for(user).select_related("owner").prefetch_related(
         Prefetch("identities", queryset=ContactIdentity.objects.select_related("channel").order_by("id")))
     if search:
         qs = qs.filter(Q(name__icontains=search) | Q(phone__icontains=search) | Q(email__icontains=search))
@@ -115,6 +115,18 @@ def conversation_list(*, user, status: str | None = None, channel_id: int | None
         qs = qs.filter(Q(contact__name__icontains=search) | Q(contact__phone__icontains=search)
                        | Q(contact__email__icontains=search))
     return qs
+
+
+def conversation_counts(*, user) -> dict:
+    """For the page title and the filters: unread conversations and messages, and conversations per
+    status, in the user's scope (one query)."""
+    counts = conversations_for(user).aggregate(
+        unread_conversations=Count("id", filter=Q(unread_count__gt=0)),
+        unread_messages=Sum("unread_count", default=0),
+        **{status: Count("id", filter=Q(status=status)) for status in Conversation.Status.values},
+    )
+    return {"unread_conversations": counts.pop("unread_conversations"), "unread_messages": counts.pop("unread_messages"),
+            "by_status": counts}
 
 
 def conversation_messages(*, user, conversation_id: int) -> QuerySet[Message]:
@@ -229,3 +241,8 @@ def contact_channels(*, user, contact_id: int) -> list[dict]:
         out.append({"channel_id": identity.channel_id, "channel_kind": identity.channel.kind, "external_id": identity.external_id,
                     "conversation_id": conversation_id, "conversation_status": status})
     return out
+
+
+def activity_requests_for(user) -> QuerySet[ActivityRequest]:
+    """Activity requests of the reps the user may see: their own, their team's, or all (admin)."""
+    return ActivityRequest.objects.filter(rep_channel__rep__in=reps_for(user))

@@ -307,10 +307,15 @@ CHECKS: tuple[Callable[[SendFacts], Answer], ...] = (
 )
 
 
-def decide(facts: SendFacts) -> Decision:
+# An activity other than a message (a like, a comment…) has no contact to consent or a platform
+# window to respect: the rep-channel's own checks decide it, the same functions as for messages.
+ACTIVITY_CHECKS: tuple[Callable[[SendFacts], Answer], ...] = (capacity, channel_rate, pacing)
+
+
+def decide(facts: SendFacts, checks: tuple[Callable[[SendFacts], Answer], ...] = CHECKS) -> Decision:
     """The first check that answers decides; every effect asked for on the way is kept."""
     effects: tuple[Effect, ...] = ()
-    for check in CHECKS:
+    for check in checks:
         decision, more = check(facts)
         effects += more
         if decision is not None:

@@ -2,10 +2,12 @@
 from django.urls import path, re_path
 from rest_framework.routers import SimpleRouter
 
+from inbox.api.activities import ActivitiesView, ActivityRetryView
 from inbox.api.auth import MeView, TokenView
 from inbox.api.common import ID_REGEX
 from inbox.api.contacts import ContactViewSet
 from inbox.api.conversations import ConversationViewSet
+from inbox.api.media import MessageMediaView
 from inbox.api.messages import ConversationMessagesView, MessageRetryView, MessageSearchView
 from inbox.api.templates import TemplateViewSet
 
@@ -21,5 +23,8 @@ urlpatterns = [
             name="conversation-messages"),
     path("messages/search/", MessageSearchView.as_view(), name="message-search"),
     re_path(rf"^messages/(?P<message_id>{ID_REGEX})/retry/$", MessageRetryView.as_view(), name="message-retry"),
+    path("activities/", ActivitiesView.as_view(), name="activities"),
+    re_path(rf"^activities/(?P<request_id>{ID_REGEX})/retry/$", ActivityRetryView.as_view(), name="activity-retry"),
+    re_path(rf"^messages/(?P<message_id>{ID_REGEX})/media/$", MessageMediaView.as_view(), name="message-media"),
     *router.urls,
 ]

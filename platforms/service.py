@@ -27,6 +27,10 @@ Only "type", "timestamp", "message_id" (message, status), "contact_id" (message,
 should echo the send's "idempotency_key": it names our message even when the service's answer to
 the send (its "id") never reached us, or has not been stored yet.
 
+Activities (#18): `POST {internal URL}/activities`, signed the same way, with the same headers and
+body `{"channel", "activity", "target", "text", "rep", "idempotency_key"}` — a like, a comment, a
+broadcast performed by the service for the rep; answers as for messages.
+
 Outbound: `POST {internal URL}/messages`, signed the same way, with `Idempotency-Key` and
 `X-Switchboard-Channel` headers and body `{"channel", "to", "text", "template",
 "idempotency_key"}`. The service answers 2xx `{"id": "<message id>"}`, or an error status
@@ -240,6 +244,37 @@ def send(
     return post(
         client,
         f"{base_url.rstrip('/')}/messages",
+        external_id=lambda answer: dig(answer, "id"),
+        error=lambda answer: (dig(answer, "error", "code"), dig(answer, "error", "message")),
+        content=body,
+        headers=headers,
+    )
+
+
+def perform(
+    *,
+    client: httpx.Client,
+    base_url: str,
+    channel: str,
+    secret: str,
+    activity: str,
+    target: str,
+    text: str,
+    rep: str,
+    idempotency_key: str,
+) -> SendResult:
+    """POST {base_url}/activities: the channel's service performs one activity for a rep."""
+    body = json.dumps({"channel": channel, "activity": activity, "target": target, "text": text, "rep": rep,
+                       "idempotency_key": idempotency_key}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Switchboard-Signature": sign(secret=secret, body=body, timestamp=int(time.time())),
+        "Idempotency-Key": idempotency_key,
+        "X-Switchboard-Channel": channel,
+    }
+    return post(
+        client,
+        f"{base_url.rstrip('/')}/activities",
         external_id=lambda answer: dig(answer, "id"),
         error=lambda answer: (dig(answer, "error", "code"), dig(answer, "error", "message")),
         content=body,

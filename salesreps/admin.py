@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from salesreps import services
@@ -19,6 +20,8 @@ from salesreps.models import (
     SalesRepChannelActivity,
     ShiftError,
     Team,
+    TimeOff,
+    WeeklyWindow,
     WorkingShift,
 )
 
@@ -257,9 +260,77 @@ class WorkingShiftInline(admin.TabularInline):
     ordering = ["-date", "number"]
 
 
+class _ScheduleFormSet(forms.BaseInlineFormSet):
+    """The rep's weekly windows or time off, checked as a whole by salesreps.services.schedules
+    (overlaps, activity names, ranges) and saved by SalesRepAdmin.save_related through
+    rep_schedule_set, never row by row."""
+
+    part = ""  # the rep_schedule_set argument: "week" or "time_off"
+
+    def item(self, data: dict) -> dict:
+        raise NotImplementedError
+
+    def items(self) -> list[dict]:
+        return [self.item(form.cleaned_data) for form in self.forms
+                if form.cleaned_data and not self._should_delete_form(form)]
+
+    def check(self, items: list[dict]) -> None:
+        raise NotImplementedError
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        try:
+            self.check(self.items())
+        except ValidationError as exc:
+            raise forms.ValidationError([m for messages in exc.message_dict.values() for m in messages]) from None
+
+    def record_changes(self) -> None:
+        """What the admin's history says was added, changed and deleted (the rows are replaced)."""
+        kept = [f for f in self.forms if f.cleaned_data and not self._should_delete_form(f)]
+        self.new_objects = [f.instance for f in kept if f.instance.pk is None and f.has_changed()]
+        self.changed_objects = [(f.instance, f.changed_data) for f in kept if f.instance.pk is not None and f.has_changed()]
+        self.deleted_objects = [f.instance for f in self.deleted_forms if f.instance.pk is not None]
+
+
+class _WeekFormSet(_ScheduleFormSet):
+    part = "week"
+
+    def item(self, data: dict) -> dict:
+        return {"weekday": data.get("weekday"), "start": data.get("start_time"), "end": data.get("end_time"),
+                "activity": data.get("activity") or ""}
+
+    def check(self, items: list[dict]) -> None:
+        services.schedule_week_check(rep=self.instance, week=items)
+
+
+class _TimeOffFormSet(_ScheduleFormSet):
+    part = "time_off"
+
+    def item(self, data: dict) -> dict:
+        return {"first_day": data.get("first_day"), "last_day": data.get("last_day"), "reason": data.get("reason") or ""}
+
+    def check(self, items: list[dict]) -> None:
+        services.schedule_time_off_check(rep=self.instance, time_off=items)
+
+
+class WeeklyWindowInline(admin.TabularInline):
+    model = WeeklyWindow
+    formset = _WeekFormSet
+    extra = 0
+    verbose_name_plural = "weekly windows (local to the rep's time zone; end before start crosses midnight)"
+
+
+class TimeOffInline(admin.TabularInline):
+    model = TimeOff
+    formset = _TimeOffFormSet
+    extra = 0
+
+
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name"]
+    list_display = ["name", "holiday_country"]
     search_fields = ["name"]
 
     # A team's reps lose what they managed or were shown through it: through the service.
@@ -272,12 +343,23 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(SalesRep)
 class SalesRepAdmin(admin.ModelAdmin):
-    list_display = ["full_name", "user", "team", "role", "is_available", "phone", "country", "city"]
+    list_display = ["full_name", "user", "team", "role", "is_available", "timezone", "phone", "country", "city"]
     list_filter = ["role", "is_available", "team", "country"]
     search_fields = ["full_name", "user__username", "user__email", "phone", "city"]
     list_select_related = ["user", "team"]
     raw_id_fields = ["user"]
-    inlines = [RepChannelInline, WorkingShiftInline]
+    inlines = [WeeklyWindowInline, TimeOffInline, RepChannelInline, WorkingShiftInline]
+
+    def save_related(self, request, form, formsets, change):
+        # The week and the time off are replaced whole through the service (checked, under the rep's lock).
+        schedule = {}
+        for formset in formsets:
+            if isinstance(formset, _ScheduleFormSet):
+                schedule[formset.part] = formset.items()
+                formset.record_changes()
+        super().save_related(request, form, [f for f in formsets if not isinstance(f, _ScheduleFormSet)], change)
+        if schedule:
+            services.rep_schedule_set(rep=form.instance, timezone=form.instance.timezone, **schedule)
 
     def save_model(self, request, obj, form, change):
         # Through the service: a new role or team closes the user's sockets (they reconnect with the new groups).

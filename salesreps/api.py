@@ -5,20 +5,24 @@ caller's scope answers 404 (as if it did not exist), a permitted read but forbid
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from salesreps import services
 from salesreps.models import Channel, SalesRep, SalesRepChannel, WorkingShift
-from salesreps.selectors import can_manage, rep_of, rep_today, reps_for
+from salesreps.selectors import can_manage, capacity_warnings, rep_of, rep_schedule, rep_today, reps_for
 from salesreps.serializers import (
     AvailabilitySerializer,
     ChannelSerializer,
+    RepChannelAnswerSerializer,
     RepChannelSerializer,
     RepSerializer,
+    ScheduleSerializer,
     ShiftSerializer,
 )
 
@@ -46,7 +50,7 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
 
 def _me_payload(rep: SalesRep) -> dict:
-    rep_channels = (SalesRepChannel.objects.filter(rep=rep).select_related("channel")
+    rep_channels = (SalesRepChannel.objects.filter(rep=rep).select_related("channel", "rep")
                     .prefetch_related("activities__activity").order_by("channel__name", "id"))
     return {
         **RepSerializer(rep).data,
@@ -98,6 +102,8 @@ class _RepScoped:
             raise PermissionDenied("only admins and the rep's managers may change this")
 
 
+@extend_schema_view(update=extend_schema(responses=RepChannelAnswerSerializer),
+                    partial_update=extend_schema(responses=RepChannelAnswerSerializer))
 class RepChannelViewSet(_RepScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
                         mixins.UpdateModelMixin, viewsets.GenericViewSet):
     """A rep's channels. No delete: the capacity ledger hangs off them; set is_available false."""
@@ -105,7 +111,7 @@ class RepChannelViewSet(_RepScoped, mixins.ListModelMixin, mixins.RetrieveModelM
     serializer_class = RepChannelSerializer
 
     def get_queryset(self):
-        return (SalesRepChannel.objects.filter(rep=self.rep()).select_related("channel")
+        return (SalesRepChannel.objects.filter(rep=self.rep()).select_related("channel", "rep")
                 .prefetch_related("activities__activity").order_by("channel__name", "id"))
 
     def perform_create(self, serializer):
@@ -115,6 +121,14 @@ class RepChannelViewSet(_RepScoped, mixins.ListModelMixin, mixins.RetrieveModelM
     def perform_update(self, serializer):
         self.check_write()
         serializer.instance = services.rep_channel_update(rep_channel=serializer.instance, **serializer.validated_data)
+
+    def update(self, request, *args, **kwargs):
+        """The answer also carries `warnings`: a cap at or below today's use means no more of that
+        activity today (the capacity check refuses them; nothing done today is undone)."""
+        response = super().update(request, *args, **kwargs)
+        rep_channel = SalesRepChannel.objects.select_related("rep").get(pk=response.data["id"])
+        response.data["warnings"] = capacity_warnings(rep_channel=rep_channel)
+        return response
 
 
 class ShiftViewSet(_RepScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
@@ -133,3 +147,22 @@ class ShiftViewSet(_RepScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
     def perform_update(self, serializer):
         self.check_write()
         serializer.instance = services.shift_update(shift=serializer.instance, **serializer.validated_data)
+
+
+class RepScheduleView(_RepScoped, APIView):
+    """GET/PUT /api/reps/<rep_pk>/schedule/: the rep's weekly schedule as one document (time zone,
+    weekly windows, time off; the team's holiday calendar read-only) with what it means today.
+    PUT replaces timezone, week and time_off at once; it never touches dated shifts or the ledger."""
+
+    @extend_schema(responses=ScheduleSerializer, summary="A rep's weekly schedule and what it means today")
+    def get(self, request, rep_pk=None):
+        return Response(ScheduleSerializer(rep_schedule(rep=self.rep())).data)
+
+    @extend_schema(request=ScheduleSerializer, responses=ScheduleSerializer, summary="Replace a rep's weekly schedule")
+    def put(self, request, rep_pk=None):
+        rep = self.rep()
+        self.check_write()
+        serializer = ScheduleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rep = services.rep_schedule_set(rep=rep, **serializer.validated_data)
+        return Response(ScheduleSerializer(rep_schedule(rep=rep)).data)

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from core.crypto import EncryptedJSONField, EncryptedTextField
-from salesreps.rules import validate_tz
+from salesreps.rules import validate_country, validate_tz
 
 
 def validate_timezone(value: str) -> None:
@@ -17,6 +17,13 @@ def validate_timezone(value: str) -> None:
         validate_tz(value)
     except ValueError:
         raise ValidationError(f"unknown time zone {value!r} (use an IANA name like Europe/Paris)") from None
+
+
+def validate_holiday_country(value: str) -> None:
+    try:
+        validate_country(value)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def validate_e164(value: str) -> None:
@@ -83,6 +90,11 @@ class ChannelActivity(models.Model):
 
 class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
+    # Opt-in: the country's public holidays (the `holidays` library) are days off for the team's reps.
+    holiday_country = models.CharField(
+        max_length=2, blank=True, default="", validators=[validate_holiday_country],
+        help_text="ISO 3166 alpha-2 code (PT, FR, US…) whose public holidays are days off for this team; blank = none.",
+    )
 
     def __str__(self) -> str:
         return self.name
@@ -101,6 +113,9 @@ class SalesRep(models.Model):
     is_available = models.BooleanField(default=True)
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="reps")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.REP)
+    # The zone of the rep's weekly schedule; a rep-channel may override it.
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone],
+                                help_text="IANA time zone of the rep's weekly schedule, e.g. Europe/Lisbon.")
 
     def __str__(self) -> str:
         return self.full_name
@@ -119,7 +134,9 @@ class SalesRepChannel(models.Model):
     sandbox = models.BooleanField(default=True)
     start_time = models.TimeField()
     end_time = models.TimeField()
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    # Blank: the rep's zone (see `zone`); set: this channel's hours and weekly windows are read in it.
+    timezone = models.CharField(max_length=64, blank=True, default="", validators=[validate_timezone],
+                                help_text="Overrides the rep's time zone on this channel; blank = the rep's.")
     max_daily_capacity = models.PositiveIntegerField(default=100)
     warmup_start = models.PositiveIntegerField(null=True, blank=True)
     warmup_step = models.PositiveIntegerField(default=0)
@@ -133,6 +150,11 @@ class SalesRepChannel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rep} @ {self.channel.name}"
+
+    @property
+    def zone(self) -> str:
+        """The time zone this rep-channel works in: its own, else the rep's."""
+        return self.timezone or self.rep.timezone
 
     def clean(self) -> None:
         if self.start_time is not None and self.start_time == self.end_time:
@@ -184,6 +206,72 @@ class WorkingShift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rep} {self.date} #{self.number}"
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+
+class WeeklyWindow(models.Model):
+    """One shift window of a rep's week, local to the rep's zone (or a rep-channel's override).
+    Several on one weekday = a split shift; end before start crosses midnight and belongs to the
+    weekday it starts on. `activity` blank = every activity; a name = that activity's own hours:
+    an activity with rows of its own uses only those. Overlaps are refused by
+    salesreps.services.schedules, which writes these rows."""
+
+    rep = models.ForeignKey(SalesRep, on_delete=models.CASCADE, related_name="weekly_windows")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    start_time = models.TimeField()
+    end_time = models.TimeField()
+    activity = models.SlugField(max_length=50, blank=True, default="",
+                                help_text="Blank: every activity; a name (like, comment…): that activity's own windows.")
+
+    class Meta:
+        ordering = ["weekday", "activity", "start_time"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(weekday__lte=6), name="weekly_window_weekday_0_6"),
+            models.CheckConstraint(condition=~models.Q(start_time=models.F("end_time")), name="weekly_window_not_empty"),
+            models.UniqueConstraint(fields=["rep", "weekday", "activity", "start_time"], name="weekly_window_unique_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start_time:%H:%M}–{self.end_time:%H:%M}" + (
+            f" ({self.activity})" if self.activity else "")
+
+    def clean(self) -> None:
+        if self.start_time is not None and self.start_time == self.end_time:
+            raise ValidationError({"end_time": "end time equals start time: the window would be empty"})
+
+
+class TimeOff(models.Model):
+    """Days a rep does not work, first to last day inclusive (a holiday, a leave, one day off)."""
+
+    rep = models.ForeignKey(SalesRep, on_delete=models.CASCADE, related_name="time_off")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["first_day", "last_day"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(last_day__gte=models.F("first_day")), name="time_off_ends_after_start"),
+        ]
+        indexes = [models.Index(fields=["rep", "last_day"])]
+
+    def __str__(self) -> str:
+        span = f"{self.first_day}" if self.first_day == self.last_day else f"{self.first_day} – {self.last_day}"
+        return f"{span} {self.reason}".strip()
+
+    def clean(self) -> None:
+        if self.first_day and self.last_day and self.last_day < self.first_day:
+            raise ValidationError({"last_day": f"last day {self.last_day} is before first day {self.first_day}"})
 
 
 class ActivityRecord(models.Model):

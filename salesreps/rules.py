@@ -7,7 +7,10 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
 
 UNLIMITED = sys.maxsize
 
@@ -64,6 +67,25 @@ def validate_tz(name: str) -> str:
     return name
 
 
+def validate_country(code: str) -> str:
+    """An ISO 3166 alpha-2 code whose public holidays the `holidays` library knows."""
+    if not isinstance(code, str) or len(code) != 2 or not code.isupper() or code not in holidays.list_supported_countries():
+        raise ValueError(f"unknown country code {code!r} (use an ISO 3166 alpha-2 code such as PT, FR or US)")
+    return code
+
+
+@lru_cache(maxsize=512)
+def _holidays_of(country: str, year: int) -> tuple[tuple[date, str], ...]:
+    return tuple(sorted(holidays.country_holidays(country, years=year).items()))
+
+
+def public_holidays(*, country: str, first: date, last: date) -> dict[date, str]:
+    """The country's public holidays (date → name) from `first` to `last` inclusive."""
+    validate_country(country)
+    return {day: name for year in range(first.year, last.year + 1)
+            for day, name in _holidays_of(country, year) if first <= day <= last}
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A rep-channel's week: its zone, daily windows (several = split shift), the weekdays
@@ -73,13 +95,20 @@ class Schedule:
     that day, none = not working) replace the daily windows, whatever the weekday; a window
     crossing midnight still belongs to the date it starts on. A day off wins over everything.
     Pass a mapping or (date, windows) pairs; it is kept as a sorted tuple of pairs, so a
-    Schedule stays frozen and hashable."""
+    Schedule stays frozen and hashable.
+
+    `week`, when given, is the weekly schedule: seven tuples of windows, Monday first (several
+    = a split shift, none = not worked); it replaces `windows` and `weekdays`."""
 
     tz: str
     windows: tuple[Window, ...]
     days_off: frozenset[date] = frozenset()
     weekdays: frozenset[int] = frozenset(range(7))
     overrides: tuple[tuple[date, tuple[Window, ...]], ...] = ()
+    week: tuple[tuple[Window, ...], ...] | None = None
+    # Every-day hours that narrow the windows above (an activity's own hours inside the rep's
+    # shifts): a shift is open only while each of these is open too; it keeps its shift day.
+    narrow: tuple[Window, ...] = ()
     _by_day: Mapping[date, tuple[Window, ...]] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
@@ -88,6 +117,17 @@ class Schedule:
         validate_tz(self.tz)
         if not set(self.weekdays) <= set(range(7)):
             raise ValueError(f"weekdays must be within 0..6, got {sorted(self.weekdays)}")
+        if self.week is not None:
+            week = tuple(tuple(day_windows) for day_windows in self.week)
+            if len(week) != 7:
+                raise ValueError(f"a week has 7 days of windows (Monday first), got {len(week)}")
+            if not all(isinstance(w, Window) for day_windows in week for w in day_windows):
+                raise ValueError("the week's windows must be Windows")
+            object.__setattr__(self, "week", week)
+        if not all(isinstance(w, Window) for w in self.narrow):
+            raise ValueError("narrowing hours must be Windows")
+        object.__setattr__(self, "narrow", tuple(self.narrow))
+        object.__setattr__(self, "days_off", frozenset(self.days_off))
         pairs = self.overrides.items() if isinstance(self.overrides, Mapping) else self.overrides
         by_day: dict[date, tuple[Window, ...]] = {}
         for day, day_windows in pairs:
@@ -105,14 +145,37 @@ class Schedule:
 
 def windows_on(*, schedule: Schedule, day: date) -> tuple[Window, ...]:
     """The windows starting on local date `day`: none on a day off, the day's overrides if it
-    has any, else the daily windows on a weekday worked."""
+    has any, else that weekday's windows of the week, or the daily windows on a weekday worked."""
     if day in schedule.days_off:
         return ()
     if day in schedule._by_day:
         return schedule._by_day[day]
+    if schedule.week is not None:
+        return schedule.week[day.weekday()]
     if day.weekday() not in schedule.weekdays:
         return ()
     return schedule.windows
+
+
+def works_regularly(schedule: Schedule) -> bool:
+    """Whether some weekday has windows (dated overrides aside)."""
+    if schedule.week is not None:
+        return any(schedule.week)
+    return bool(schedule.windows) and bool(schedule.weekdays)
+
+
+def days_in_ranges(ranges, *, first: date, last: date) -> frozenset[date]:
+    """The dates of inclusive (first_day, last_day) ranges that fall within [first, last]: time off
+    is expanded only as far as the rules look."""
+    out: set[date] = set()
+    for start, end in ranges:
+        if end < start:
+            raise ValueError(f"a range ending {end} before it starts {start}")
+        day, stop = max(start, first), min(end, last)
+        while day <= stop:
+            out.add(day)
+            day += timedelta(days=1)
+    return frozenset(out)
 
 
 def local_instant(*, day: date, at: time, tz: str) -> datetime:
@@ -151,7 +214,32 @@ def _day_intervals(schedule: Schedule, day: date) -> list[tuple[datetime, dateti
         # A window lying wholly inside a DST gap collapses to nothing that day.
         if opens < closes:
             out.append((opens, closes, day))
+    for hours in schedule.narrow:
+        spans = _every_day(hours, schedule.tz, day)
+        out = [(max(opens, lo), min(closes, hi), d) for opens, closes, d in out for lo, hi in spans
+               if max(opens, lo) < min(closes, hi)]
     return sorted(out)
+
+
+def open_windows(*, schedule: Schedule, day: date) -> tuple[Window, ...]:
+    """The wall-clock hours the schedule is open on shift day `day`, narrowing applied (what a
+    manager reads: an 08:00–10:00 activity in a 09:00–13:00 shift is open 09:00–10:00)."""
+    zone = ZoneInfo(schedule.tz)
+    return tuple(Window(opens.astimezone(zone).time().replace(tzinfo=None), closes.astimezone(zone).time().replace(tzinfo=None))
+                 for opens, closes, _ in _day_intervals(schedule, day))
+
+
+def _every_day(hours: Window, tz: str, day: date) -> list[tuple[datetime, datetime]]:
+    """The UTC spans of every-day hours from the day before `day` to the day after: a shift of
+    `day` crossing midnight ends on the next day at the latest."""
+    spans = []
+    for offset in (-1, 0, 1):
+        start_day = day + timedelta(days=offset)
+        opens = local_instant(day=start_day, at=hours.start, tz=tz)
+        closes = local_instant(day=start_day + timedelta(days=1) if hours.crosses_midnight else start_day, at=hours.end, tz=tz)
+        if opens < closes:
+            spans.append((opens, closes))
+    return spans
 
 
 def shift_intervals(
@@ -193,8 +281,7 @@ def next_opening(
 ) -> datetime | None:
     if is_open(schedule=schedule, at=at):
         return at
-    daily = bool(schedule.windows) and bool(schedule.weekdays)
-    if not daily and not any(w for _, w in schedule.overrides):
+    if not works_regularly(schedule) and not any(w for _, w in schedule.overrides):
         return None
     first = _local_date(at, schedule.tz) - timedelta(days=1)
     best: datetime | None = None
@@ -375,3 +462,19 @@ def capacity_counts_day(*, capacity: Capacity, at: datetime) -> bool:
     """Whether the check reached the day's allowance (available, open, activity on): such a day
     is an active warm-up day and its allowance is stored."""
     return capacity.available and is_open(schedule=capacity.schedule, at=at) and capacity.max_capacity != 0
+
+
+# Refusals and failures that are kept as shift errors, with their level (0 info, 1 warning, 2
+# error). Pacing, quiet hours and contact windows are the normal shape of outreach, not errors.
+SHIFT_ERROR_LEVELS = {
+    "outside_shift": 1, "activity_cap": 1, "warmup": 1, "channel_hourly": 1, "channel_daily": 1,
+    "activity_off": 2, "service_retry": 1, "delivery_unknown": 1, "service_failed": 2,
+}
+
+
+def shift_error_level(code: str, *, open_now: bool) -> int | None:
+    """The level a refusal or failure is kept at, or None if it is not a shift error. A rep marked
+    unavailable is one only while their shift is open: outside it nobody expects them."""
+    if code == "unavailable":
+        return 1 if open_now else None
+    return SHIFT_ERROR_LEVELS.get(code)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +20,9 @@ from salesreps.models import (
     SalesRep,
     SalesRepChannel,
     SalesRepChannelActivity,
+    ShiftError,
+    TimeOff,
+    WeeklyWindow,
     WorkingShift,
 )
 
@@ -106,57 +111,115 @@ def can_manage(user, rep: SalesRep) -> bool:
 
 # --- Schedules and capacity ------------------------------------------------------------
 
-def schedule_for(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, *,
-                 around: datetime | None = None) -> rules.Schedule:
-    """The rep-channel-activity's working schedule: its daily window, the rep's dated shifts as
-    per-date overrides, and the rep's days off. Dated shifts are loaded only for the local dates
-    from 2 days before `around` (default now) to 400 days after, which is as far as the rules
-    look ahead (next_opening's horizon); outside that range the daily window applies."""
-    around = around or timezone.now()
-    today = around.astimezone(ZoneInfo(rep_channel.timezone)).date()
-    rows = _shift_rows(WorkingShift.objects.filter(rep_id=rep_channel.rep_id), today - timedelta(days=2),
-                       today + timedelta(days=SHIFT_HORIZON_DAYS), dated=not _activity_hours(activity))
-    return _schedule(rep_channel, activity, rows, around)
-
-
 SHIFT_HORIZON_DAYS = 400
 
 
-def _activity_hours(activity: SalesRepChannelActivity | None) -> bool:
-    # An activity with its own hours keeps them every day and ignores the rep's dated shifts:
-    # an activity narrower (or wider) than the shift is the activity's business. Intersecting
-    # the two is possible but not worth it; days off still apply to every activity.
-    return activity is not None and activity.start_time is not None and activity.end_time is not None
+@dataclass
+class ScheduleRows:
+    """What a rep's rows say about their schedule: weekly windows by activity scope ("" = every
+    activity) as (weekday, window); planned days off (every date) and planned dated shifts (the
+    loaded dates); time off ranges overlapping the loaded dates; the team's holiday calendar."""
+
+    week: dict[str, list[tuple[int, rules.Window]]] = dataclass_field(default_factory=dict)
+    days_off: set[date] = dataclass_field(default_factory=set)
+    overrides: dict[date, list[rules.Window]] = dataclass_field(default_factory=lambda: defaultdict(list))
+    time_off: list[tuple[date, date, str]] = dataclass_field(default_factory=list)
+    country: str = ""
 
 
-def _shift_rows(shifts: QuerySet, first: date, last: date, *, dated: bool = True) -> QuerySet:
-    wanted = Q(is_day_off=True)
-    if dated:
-        wanted |= Q(is_day_off=False, date__gte=first, date__lte=last, start_time__isnull=False, end_time__isnull=False)
-    return shifts.filter(wanted).order_by("date", "number").values_list("rep_id", "date", "start_time", "end_time", "is_day_off")
-
-
-def _schedule(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, rows, around: datetime) -> rules.Schedule:
-    """The schedule from the rep's shift rows (rep_id, date, start, end, day off), which may
-    cover more dates than this rep-channel's horizon: those are left out here."""
-    window = rules.effective_window(
-        channel_start=rep_channel.start_time, channel_end=rep_channel.end_time,
-        activity_start=activity.start_time if activity else None, activity_end=activity.end_time if activity else None,
-    )
-    dated = not _activity_hours(activity)
-    today = around.astimezone(ZoneInfo(rep_channel.timezone)).date()
-    first, last = today - timedelta(days=2), today + timedelta(days=SHIFT_HORIZON_DAYS)
-    days_off: set[date] = set()
-    overrides: dict[date, list[rules.Window]] = defaultdict(list)
-    for _rep, day, start, end, is_day_off in rows:
+def schedule_rows(rep_ids, first: date, last: date) -> dict[int, ScheduleRows]:
+    """The schedule rows of these reps, in four queries whatever their number: planned shifts,
+    weekly windows, time off, team holiday calendars. Shifts the dispatcher materialized
+    (planned=False) are records of a day worked, not part of the schedule."""
+    rep_ids = set(rep_ids)
+    out: dict[int, ScheduleRows] = defaultdict(ScheduleRows)
+    for rep_id, day, start, end, is_day_off in _shift_rows(WorkingShift.objects.filter(rep_id__in=rep_ids), first, last):
         if is_day_off:
-            days_off.add(day)
-        elif dated and first <= day <= last and start != end:  # every shift of the date (several = a split shift)
-            overrides[day].append(rules.Window(start, end))
-    return rules.Schedule(
-        tz=rep_channel.timezone, windows=(window,), days_off=frozenset(days_off),
-        overrides={day: tuple(windows) for day, windows in overrides.items()},
-    )
+            out[rep_id].days_off.add(day)
+        elif start != end:  # every shift of the date (several = a split shift)
+            out[rep_id].overrides[day].append(rules.Window(start, end))
+    for rep_id, weekday, start, end, activity in (WeeklyWindow.objects.filter(rep_id__in=rep_ids)
+                                                  .order_by("weekday", "start_time", "id")
+                                                  .values_list("rep_id", "weekday", "start_time", "end_time", "activity")):
+        out[rep_id].week.setdefault(activity, []).append((weekday, rules.Window(start, end)))
+    for rep_id, first_day, last_day, reason in (TimeOff.objects.filter(rep_id__in=rep_ids, last_day__gte=first, first_day__lte=last)
+                                                .values_list("rep_id", "first_day", "last_day", "reason")):
+        out[rep_id].time_off.append((first_day, last_day, reason))
+    for rep_id, country in (SalesRep.objects.filter(pk__in=rep_ids, team__holiday_country__gt="")
+                            .values_list("id", "team__holiday_country")):
+        out[rep_id].country = country
+    return out
+
+
+def schedule_for(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, *,
+                 around: datetime | None = None) -> rules.Schedule:
+    """The rep-channel-activity's working schedule (see build_schedule), in the rep-channel's zone.
+    Dated rows are loaded only for the local dates from 2 days before `around` (default now) to
+    SHIFT_HORIZON_DAYS after, which is as far as the rules look ahead (next_opening's horizon)."""
+    around = around or timezone.now()
+    today = around.astimezone(ZoneInfo(rep_channel.zone)).date()
+    rows = schedule_rows({rep_channel.rep_id}, today - timedelta(days=2), today + timedelta(days=SHIFT_HORIZON_DAYS))
+    return _schedule(rep_channel, activity, rows[rep_channel.rep_id], around, _activity_names([activity]).get(getattr(activity, "id", None), ""))
+
+
+def _activity_hours(activity: SalesRepChannelActivity | None) -> rules.Window | None:
+    if activity is not None and activity.start_time is not None and activity.end_time is not None:
+        return rules.Window(activity.start_time, activity.end_time)
+    return None
+
+
+def _activity_names(activities) -> dict[int, str]:
+    """Activity names by rep-channel-activity id, one query for those whose activity is not joined."""
+    activities = [a for a in activities if a is not None]
+    names = {a.id: a.activity.name for a in activities if SalesRepChannelActivity.activity.is_cached(a)}
+    missing = [a.id for a in activities if a.id not in names]
+    if missing:
+        names.update(SalesRepChannelActivity.objects.filter(pk__in=missing).values_list("id", "activity__name"))
+    return names
+
+
+def _shift_rows(shifts: QuerySet, first: date, last: date) -> QuerySet:
+    wanted = Q(is_day_off=True) | Q(is_day_off=False, date__gte=first, date__lte=last, start_time__isnull=False, end_time__isnull=False)
+    return (shifts.filter(wanted, planned=True).order_by("date", "number")
+            .values_list("rep_id", "date", "start_time", "end_time", "is_day_off"))
+
+
+def build_schedule(*, tz: str, rows: ScheduleRows, around: datetime, daily: rules.Window | None = None,
+                   activity: str = "", activity_hours: rules.Window | None = None) -> rules.Schedule:
+    """The schedule of one activity from the rep's rows, per date: a planned day off, time off or a
+    team holiday → nothing; a planned dated shift → its windows (an extra shift, a shorter day);
+    else the weekday's weekly windows (the activity's own rows if it has any, else those of every
+    activity); a rep without weekly windows keeps `daily` (the rep-channel's hours) every day.
+    An activity with its own hours works them inside the rep's shifts (weekly or dated); without
+    a week they replace the rep-channel's hours. Time off and holidays are expanded for
+    the rules' horizon only."""
+    today = around.astimezone(ZoneInfo(tz)).date()
+    first, last = today - timedelta(days=2), today + timedelta(days=SHIFT_HORIZON_DAYS)
+    days_off = set(rows.days_off) | rules.days_in_ranges([(a, b) for a, b, _ in rows.time_off], first=first, last=last)
+    if rows.country:
+        days_off |= set(rules.public_holidays(country=rows.country, first=first, last=last))
+    overrides = {day: tuple(windows) for day, windows in rows.overrides.items() if first <= day <= last}
+    week = None
+    if rows.week:
+        scoped = rows.week[activity] if activity in rows.week else rows.week.get("", [])
+        week = tuple(tuple(w for d, w in scoped if d == weekday) for weekday in range(7))
+        daily = None
+    narrow = ()
+    if activity_hours is not None:
+        narrow = (activity_hours,)  # inside the rep's shifts, weekly or dated (DESIGN: the activity's hours narrow them)
+        if week is None:
+            daily = activity_hours  # no week: the activity's hours replace the rep-channel's (DESIGN: working window)
+    return rules.Schedule(tz=tz, windows=(daily,) if daily is not None else (), days_off=frozenset(days_off),
+                          overrides=overrides, week=week, narrow=narrow)
+
+
+def _schedule(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None, rows: ScheduleRows,
+              around: datetime, activity_name: str) -> rules.Schedule:
+    """The rep-channel-activity's schedule from its rep's rows (which may cover more dates than
+    this rep-channel's horizon: those are left out)."""
+    return build_schedule(tz=rep_channel.zone, rows=rows, around=around,
+                          daily=rules.Window(rep_channel.start_time, rep_channel.end_time),
+                          activity=activity_name, activity_hours=_activity_hours(activity))
 
 
 def max_capacity(rep_channel: SalesRepChannel, activity: SalesRepChannelActivity | None) -> int:
@@ -226,18 +289,18 @@ def capacity_of(*, rep_channel: SalesRepChannel, activity: SalesRepChannelActivi
 
 
 def capacities_of(pairs: list[tuple[SalesRepChannel, SalesRepChannelActivity | None]], *, at: datetime) -> dict[int, rules.Capacity]:
-    """capacity_of for many rep-channels (their rep joined) in four queries, keyed by rep-channel
-    id: shifts, allowances, the day's ledger counts. A batch dispatcher decides all its messages
-    from these and counts its own sends in memory."""
+    """capacity_of for many rep-channels (their rep joined) in a fixed number of queries, keyed by
+    rep-channel id: the schedule rows (schedule_rows), activity names not joined, allowances, the
+    day's ledger counts. A batch dispatcher decides all its messages from these and counts its own
+    sends in memory."""
     if not pairs:
         return {}
-    rows = defaultdict(list)
     utc_today = at.astimezone(ZoneInfo("UTC")).date()  # every zone's local date is within a day of it
-    reps = {rc.rep_id for rc, _ in pairs}
-    for row in _shift_rows(WorkingShift.objects.filter(rep_id__in=reps), utc_today - timedelta(days=3),
-                           utc_today + timedelta(days=SHIFT_HORIZON_DAYS + 1)):
-        rows[row[0]].append(row)
-    schedules = {rc.id: _schedule(rc, activity, rows[rc.rep_id], at) for rc, activity in pairs}
+    rows = schedule_rows({rc.rep_id for rc, _ in pairs}, utc_today - timedelta(days=3),
+                         utc_today + timedelta(days=SHIFT_HORIZON_DAYS + 1))
+    names = _activity_names([activity for _, activity in pairs])
+    schedules = {rc.id: _schedule(rc, activity, rows[rc.rep_id], at, names.get(getattr(activity, "id", None), ""))
+                 for rc, activity in pairs}
     days = {rc.id: rules.shift_day(schedule=schedules[rc.id], at=at) for rc, _ in pairs}
     allowances = _allowances_on_days([(rc, activity, days[rc.id]) for rc, activity in pairs])
     activities = {activity.id: rc.id for rc, activity in pairs if activity is not None}
@@ -320,6 +383,91 @@ def rate_frees_at(*, channel: Channel, code: str, at: datetime, limit: int, used
     return times[min(len(times) - 1, max(0, used - limit))] + span
 
 
+def _windows_shown(schedule: rules.Schedule, day: date) -> list[dict]:
+    return [{"start": w.start, "end": w.end, "crosses_midnight": w.crosses_midnight} for w in rules.open_windows(schedule=schedule, day=day)]
+
+
+def _day_today(schedule: rules.Schedule, at: datetime, why_off) -> dict:
+    day = rules.shift_day(schedule=schedule, at=at)
+    open_now = rules.is_open(schedule=schedule, at=at)
+    opening = rules.next_opening(schedule=schedule, at=at)
+    off = why_off(day) if day in schedule.days_off else None
+    return {
+        "date": day, "weekday": day.strftime("%A"), "timezone": schedule.tz,
+        "windows": _windows_shown(schedule, day),
+        "day_off": day in schedule.days_off, "off_reason": off, "open_now": open_now,
+        "window_closes": rules.current_window_end(schedule=schedule, at=at) if open_now else None,
+        "next_opening": opening, "next_opening_local": rules.local_label(opening, schedule.tz) if opening else None,
+    }
+
+
+def _why_off(rows: ScheduleRows, tz: str, at: datetime):
+    """day → why the rep does not work it (a planned day off, time off, a public holiday), or None."""
+    today = at.astimezone(ZoneInfo(tz)).date()
+    holidays = rules.public_holidays(country=rows.country, first=today - timedelta(days=2),
+                                     last=today + timedelta(days=2)) if rows.country else {}
+
+    def why(day: date) -> str | None:
+        if day in rows.days_off:
+            return "day off"
+        for first, last, reason in rows.time_off:
+            if first <= day <= last:
+                return f"time off: {reason}" if reason else "time off"
+        if day in holidays:
+            return f"public holiday ({rows.country}): {holidays[day]}"
+        return None
+
+    return why
+
+
+def rep_schedule(*, rep: SalesRep, at: datetime | None = None) -> dict:
+    """The rep's weekly schedule as one document (timezone, week, time off, the team's holiday
+    calendar) and what it means now: the shift day's windows, open now, the next opening — for the
+    rep's own zone and for each of their channels (its zone, its hours when the rep has no week)."""
+    at = at or timezone.now()
+    rep = SalesRep.objects.select_related("team").get(pk=rep.pk)
+    utc_today = at.astimezone(ZoneInfo("UTC")).date()
+    rows = schedule_rows({rep.id}, utc_today - timedelta(days=3), utc_today + timedelta(days=SHIFT_HORIZON_DAYS + 1))[rep.id]
+    own = build_schedule(tz=rep.timezone, rows=rows, around=at)
+    channels = []
+    for rep_channel in SalesRepChannel.objects.filter(rep=rep).select_related("channel").order_by("channel__name", "id"):
+        rep_channel.rep = rep
+        schedule = _schedule(rep_channel, None, rows, at, "")
+        channels.append({"rep_channel_id": rep_channel.id, "channel": rep_channel.channel.name,
+                         **_day_today(schedule, at, _why_off(rows, schedule.tz, at))})
+    return {
+        "rep_id": rep.id,
+        "timezone": rep.timezone,
+        "week": [{"weekday": w.weekday, "start": w.start_time, "end": w.end_time, "activity": w.activity}
+                 for w in rep.weekly_windows.order_by("weekday", "activity", "start_time", "id")],
+        "time_off": [{"first_day": t.first_day, "last_day": t.last_day, "reason": t.reason}
+                     for t in rep.time_off.order_by("first_day", "last_day", "id")],
+        "holiday_country": rep.team.holiday_country if rep.team else "",
+        "today": {"at": at, "weekly": bool(rows.week), **_day_today(own, at, _why_off(rows, rep.timezone, at)),
+                  "channels": channels},
+    }
+
+
+def capacity_warnings(*, rep_channel: SalesRepChannel, at: datetime | None = None) -> list[str]:
+    """Caps at or below what the ledger already holds for today: the capacity check refuses every
+    further activity of that kind today; said when a manager lowers one."""
+    at = at or timezone.now()
+    out = []
+    for activity in rep_channel.activities.select_related("activity").order_by("activity__name"):
+        cap = max_capacity(rep_channel, activity)
+        day = rules.shift_day(schedule=schedule_for(rep_channel, activity, around=at), at=at)
+        used = used_on(activity=activity, day=day)
+        if used == 0 or cap > used:
+            continue
+        name = activity.activity.name
+        what = "sends" if name == "message" else name
+        field_name = "max_daily_capacity" if activity.max_capacity is None else f"{name} max_capacity"
+        of = "" if name == "message" or activity.max_capacity is not None else f" of {name}"
+        relation = "is below" if cap < used else "equals"
+        out.append(f"{field_name} {cap} {relation} today's use {used}{of}: no more {what} today")
+    return out
+
+
 # --- Today ----------------------------------------------------------------------------
 
 def channel_usage(*, channel: Channel, at: datetime, exclude_message_id: int | None = None) -> dict[str, dict]:
@@ -379,8 +527,7 @@ def _activity_today(rep: SalesRep, rep_channel: SalesRepChannel, activity: Sales
         "rep_channel_activity_id": activity.id,
         "activity": activity.activity.name,
         "shift_day": day,
-        "windows": [{"start": w.start, "end": w.end, "crosses_midnight": w.crosses_midnight}
-                    for w in rules.windows_on(schedule=schedule, day=day)],
+        "windows": _windows_shown(schedule, day),
         "day_off": day in schedule.days_off,
         "open_now": open_now,
         "window_closes": rules.current_window_end(schedule=schedule, at=at) if open_now else None,
@@ -401,7 +548,7 @@ def rep_today(*, rep: SalesRep, at: datetime | None = None) -> dict:
     first activity actually recorded, so looking never advances the warm-up."""
     at = at or timezone.now()
     rep = SalesRep.objects.get(pk=rep.pk)
-    rep_channels = (SalesRepChannel.objects.filter(rep=rep).select_related("channel")
+    rep_channels = (SalesRepChannel.objects.filter(rep=rep).select_related("channel", "rep")
                     .prefetch_related("activities__activity").order_by("channel__name", "id"))
     channels = []
     for rep_channel in rep_channels:
@@ -413,8 +560,28 @@ def rep_today(*, rep: SalesRep, at: datetime | None = None) -> dict:
             "channel": rep_channel.channel.name,
             "available": rules.is_available(rep_available=rep.is_available, channel_available=rep_channel.is_available),
             "sandbox": rep_channel.sandbox,
-            "timezone": rep_channel.timezone,
+            "timezone": rep_channel.zone,
             "channel_limits": usage,
             "activities": [_activity_today(rep, rep_channel, a, at, usage) for a in activities],
         })
-    return {"rep_id": rep.id, "at": at, "available": rep.is_available, "channels": channels}
+    days = sorted({a["shift_day"] for c in channels for a in c["activities"]} or {at.date()})
+    return {"rep_id": rep.id, "at": at, "available": rep.is_available, "channels": channels,
+            "shifts": day_shifts(rep=rep, days=days), "errors": day_errors(rep=rep, days=days)}
+
+
+def day_shifts(*, rep: SalesRep, days: list[date]) -> list[dict]:
+    """The rep's working shifts of these days with what was performed in each, per activity."""
+    shifts = list(WorkingShift.objects.filter(rep=rep, date__in=days).order_by("date", "number"))
+    counts = defaultdict(dict)
+    for shift_id, name, n in (ActivityRecord.objects.filter(shift__in=shifts).values("shift_id", "rep_channel_activity__activity__name")
+                              .annotate(n=Count("id")).values_list("shift_id", "rep_channel_activity__activity__name", "n")):
+        counts[shift_id][name] = n
+    return [{"id": s.id, "date": s.date, "number": s.number, "start_time": s.start_time, "end_time": s.end_time,
+             "is_day_off": s.is_day_off, "planned": s.planned, "note": s.note, "records": counts[s.id]} for s in shifts]
+
+
+def day_errors(*, rep: SalesRep, days: list[date]) -> list[dict]:
+    """What went wrong in the rep's shift days, worst and latest first."""
+    rows = ShiftError.objects.filter(Q(rep=rep) | Q(rep_channel__rep=rep), day__in=days).order_by("-level", "-last_at", "-id")
+    return [{"id": e.id, "day": e.day, "rep_channel_id": e.rep_channel_id, "shift_id": e.shift_id, "code": e.code,
+             "level": e.level, "message": e.message, "count": e.count, "last_at": e.last_at} for e in rows]

@@ -2,6 +2,7 @@
 a channel answers with the names of its secrets, a rep-channel with whether a password is set."""
 from __future__ import annotations
 
+from django.db.models import Count
 from rest_framework import serializers
 
 from salesreps.models import Channel, SalesRep, SalesRepChannel, WorkingShift
@@ -76,12 +77,13 @@ class RepChannelSerializer(serializers.ModelSerializer):
     )
     password_set = serializers.SerializerMethodField()
     activities = RepChannelActivitySerializer(many=True, required=False)
+    zone = serializers.CharField(read_only=True, help_text="The time zone in force: timezone if set, else the rep's.")
 
     class Meta:
         model = SalesRepChannel
         fields = [
             "id", "channel", "channel_name", "username", "password", "password_set", "is_available", "sandbox",
-            "start_time", "end_time", "timezone", "max_daily_capacity", "warmup_start", "warmup_step", "activities",
+            "start_time", "end_time", "timezone", "zone", "max_daily_capacity", "warmup_start", "warmup_step", "activities",
             "last_sent_at",
         ]
         read_only_fields = ["id", "last_sent_at"]
@@ -101,6 +103,16 @@ class RepChannelSerializer(serializers.ModelSerializer):
         if start is not None and start == end:
             raise serializers.ValidationError({"end_time": "end time equals start time: the window would be empty"})
         return attrs
+
+
+class RepChannelAnswerSerializer(RepChannelSerializer):
+    """What a change of a rep-channel answers (the schema's view of it): the rep-channel and its warnings."""
+
+    warnings = serializers.ListField(child=serializers.CharField(), read_only=True,
+                                     help_text="E.g. a cap at or below today's use: no more of that activity today.")
+
+    class Meta(RepChannelSerializer.Meta):
+        fields = [*RepChannelSerializer.Meta.fields, "warnings"]
 
 
 class RepSerializer(serializers.ModelSerializer):
@@ -127,9 +139,75 @@ class AvailabilitySerializer(serializers.Serializer):
 
 
 class ShiftSerializer(serializers.ModelSerializer):
+    records = serializers.SerializerMethodField(help_text="Activities performed in this shift, per activity name.")
+
     class Meta:
         model = WorkingShift
-        fields = ["id", "date", "number", "start_time", "end_time", "is_day_off", "note"]
-        read_only_fields = ["id"]
+        fields = ["id", "date", "number", "start_time", "end_time", "is_day_off", "note", "planned", "records"]
+        # planned: entered for that date (false: materialized from the schedule by the day's first activity).
+        read_only_fields = ["id", "planned", "records"]
         # The (rep, date, number) uniqueness is the service's to report, naming `number`.
         validators = []
+
+    def get_records(self, shift: WorkingShift) -> dict[str, int]:
+        return dict(shift.records.values_list("rep_channel_activity__activity__name").annotate(n=Count("id")).order_by())
+
+
+# --- The weekly schedule: GET/PUT /api/reps/<id>/schedule/ ------------------------------------
+
+class WeeklyWindowSerializer(serializers.Serializer):
+    weekday = serializers.IntegerField(help_text="0 = Monday … 6 = Sunday.")
+    start = serializers.TimeField(help_text="Local wall-clock time (HH:MM) in the rep's zone.")
+    end = serializers.TimeField(help_text="Before start: the window crosses midnight and belongs to this weekday.")
+    activity = serializers.CharField(max_length=50, allow_blank=True, required=False, default="",
+                                     help_text="Blank: every activity; a name (like, comment…): that activity's own windows.")
+
+
+class TimeOffSerializer(serializers.Serializer):
+    first_day = serializers.DateField()
+    last_day = serializers.DateField(help_text="Inclusive; the same as first_day for one day off.")
+    reason = serializers.CharField(max_length=200, allow_blank=True, required=False, default="")
+
+
+class ScheduleWindowSerializer(serializers.Serializer):
+    start = serializers.TimeField()
+    end = serializers.TimeField()
+    crosses_midnight = serializers.BooleanField()
+
+
+class ScheduleDaySerializer(serializers.Serializer):
+    """What a schedule means at one instant: its shift day, that day's windows, open or not."""
+
+    date = serializers.DateField(help_text="The shift day (local): a night shift still running belongs to the day it began.")
+    weekday = serializers.CharField()
+    timezone = serializers.CharField()
+    windows = ScheduleWindowSerializer(many=True)
+    day_off = serializers.BooleanField()
+    off_reason = serializers.CharField(allow_null=True)
+    open_now = serializers.BooleanField()
+    window_closes = serializers.DateTimeField(allow_null=True)
+    next_opening = serializers.DateTimeField(allow_null=True)
+    next_opening_local = serializers.CharField(allow_null=True)
+
+
+class ScheduleChannelDaySerializer(ScheduleDaySerializer):
+    rep_channel_id = serializers.IntegerField()
+    channel = serializers.CharField()
+
+
+class ScheduleTodaySerializer(ScheduleDaySerializer):
+    at = serializers.DateTimeField()
+    weekly = serializers.BooleanField(help_text="False: no weekly windows, each channel keeps its own daily hours.")
+    channels = ScheduleChannelDaySerializer(many=True)
+
+
+class ScheduleSerializer(serializers.Serializer):
+    """The rep's weekly schedule as one document; PUT replaces timezone, week and time_off at once."""
+
+    rep_id = serializers.IntegerField(read_only=True)
+    timezone = serializers.CharField(max_length=64, help_text="IANA name, e.g. Europe/Lisbon.")
+    week = WeeklyWindowSerializer(many=True)
+    time_off = TimeOffSerializer(many=True)
+    holiday_country = serializers.CharField(read_only=True,
+                                            help_text="The team's public-holiday calendar (ISO 3166 alpha-2), blank = none.")
+    today = ScheduleTodaySerializer(read_only=True)

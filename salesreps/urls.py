@@ -1,8 +1,8 @@
-"""/api/channels/, /api/reps/ (with me/ and <id>/today/), /api/reps/<id>/channels/ and /shifts/."""
+"""/api/channels/, /api/reps/ (with me/ and <id>/today/), /api/reps/<id>/channels/, /shifts/ and /schedule/."""
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from salesreps.api import ChannelViewSet, RepChannelViewSet, RepViewSet, ShiftViewSet
+from salesreps.api import ChannelViewSet, RepChannelViewSet, RepScheduleView, RepViewSet, ShiftViewSet
 
 router = SimpleRouter()
 router.register("channels", ChannelViewSet, basename="channel")
@@ -17,4 +17,5 @@ urlpatterns = [
     path("reps/<int:rep_pk>/channels/<int:pk>/", RepChannelViewSet.as_view(_item), name="rep-channel-detail"),
     path("reps/<int:rep_pk>/shifts/", ShiftViewSet.as_view(_collection), name="rep-shift-list"),
     path("reps/<int:rep_pk>/shifts/<int:pk>/", ShiftViewSet.as_view(_item), name="rep-shift-detail"),
+    path("reps/<int:rep_pk>/schedule/", RepScheduleView.as_view(), name="rep-schedule"),
 ]

@@ -148,6 +148,30 @@ def event_process(*, event_id: int) -> str:
         close_old_connections()
 
 
+class NotRedrivable(ValueError):
+    """Only an event left unrouted (ignored) or failed is re-driven; others are processed or pending."""
+
+
+REDRIVABLE = ("ignored", "failed")
+
+
+def event_redrive(*, event_id: int) -> str:
+    """An operator's second try at a stored event that was unrouted (ignored: no channel had its
+    routing key or signed it) or failed: back to received with fresh attempts, then processed now,
+    against the channels as they are now; returns its new state. WebhookEvent.DoesNotExist when there
+    is no such event, NotRedrivable for one in another state."""
+    with transaction.atomic():
+        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+        if event is None:
+            raise WebhookEvent.DoesNotExist(f"no webhook event {event_id}")
+        if event.state not in REDRIVABLE:
+            raise NotRedrivable(f"webhook event {event_id} is {event.state}: only unrouted (ignored) or failed events "
+                                "can be re-driven")
+        WebhookEvent.objects.filter(pk=event_id).update(state="received", attempts=0, error="", processed_at=None)
+    log.info("webhook re-driven", webhook_event=event_id, previous_state=event.state)
+    return event_process(event_id=event_id)
+
+
 def events_process_batch(*, limit: int = BATCH_SIZE) -> int:
     """Claim up to `limit` fresh stored events (skipping those another batch holds) and process
     them together in one transaction; returns how many were claimed. If anything in the batch

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from campaigns.tests.world import make_campaign, make_contact, start, utc, wall
 from frontend.tests.pages import login
-from inbox.models import Contact, Message
+from inbox.models import Contact, Conversation, Message
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel, make_team
 from webhooks.tests.signing import SECRET, signed
 
@@ -30,6 +30,9 @@ def team():
     conv_a = make_conversation(alice, channel, external_id="4915100000001", name="Ada Lovelace", phone="+4915100000001",
                                last_inbound_at=timezone.now())
     conv_b = make_conversation(bob, channel, external_id="4915100000002", name="Bea Bob", phone="+4915100000002")
+    # Ada wrote a moment ago on this line: WhatsApp's 24-hour window is open, free text allowed.
+    Conversation.objects.filter(pk=conv_a.pk).update(last_inbound_at=timezone.now())
+    conv_a.refresh_from_db()
     return {"alice": alice, "bob": bob, "manager": manager, "channel": channel, "conv_a": conv_a, "conv_b": conv_b}
 
 

@@ -51,7 +51,7 @@ PAGER = KeysetPager("created_at")
 TIMELINE_PAGER = KeysetPager("created_at")
 CONTACT_EXAMPLE = OpenApiExample("A contact", response_only=True, value={
     "id": 7, "name": "Ada Lovelace", "phone": "+447700900123", "email": "ada@example.com", "country": "GB",
-    "operator_code": "", "tags": ["vip", "fair-2025"], "source": "import", "owner": 5, "team": 2, "lead_score": 60,
+    "operator_code": "", "tags": ["vip", "fair-2025"], "source": "import", "owner": 5, "owner_name": "Grace Hopper", "team": 2, "lead_score": 60,
     "converted": False, "last_inbound_at": "2025-03-01T09:30:00+00:00", "created_at": "2025-02-01T10:00:00+00:00",
     "preferences": {"timezone": "Europe/London", "allowed_start": "09:00:00", "allowed_end": "19:00:00",
                     "quiet_start": None, "quiet_end": None, "language": "en", "opt_ins": ["whatsapp"],

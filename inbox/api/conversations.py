@@ -21,17 +21,19 @@ from inbox.api.common import (
 )
 from inbox.api.serializers import (
     AssignSerializer,
+    ConversationCountsSerializer,
     ConversationDetailSerializer,
     ConversationFiltersSerializer,
     ConversationSerializer,
     StatusSerializer,
 )
 from inbox.models import Conversation
-from inbox.selectors import contact_channels, conversation_list
+from inbox.selectors import contact_channels, conversation_counts, conversation_list
 from inbox.services.conversations import (
     conversation_assign,
     conversation_get_for,
     conversation_mark_read,
+    conversation_mark_unread,
     conversation_set_status,
 )
 
@@ -134,3 +136,19 @@ class ConversationViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def read(self, request, pk: str):
         return Response(_shape(conversation_mark_read(user=request.user, conversation_id=int(pk))))
+
+    @extend_schema(
+        parameters=[id_param()], summary="Mark unread: the conversation counts as unread until read again", request=None,
+        responses={200: ConversationSerializer, **ERRORS_404},
+    )
+    @action(detail=True, methods=["post"])
+    def unread(self, request, pk: str):
+        return Response(_shape(conversation_mark_unread(user=request.user, conversation_id=int(pk))))
+
+    @extend_schema(
+        summary="How many of the caller's conversations are unread, and how many are in each status",
+        responses={200: ConversationCountsSerializer, **ERRORS_404},
+    )
+    @action(detail=False, methods=["get"])
+    def counts(self, request):
+        return Response(conversation_counts(user=request.user))

@@ -30,8 +30,9 @@ IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")  # printable ASCII, no space
 
 MESSAGE_EXAMPLE = OpenApiExample("A queued message", response_only=True, value={
     "id": 901, "conversation_id": 42, "direction": "out", "status": "queued", "kind": "text",
-    "body": "Yes, until Friday!", "media_url": "", "media_type": "", "external_id": "", "defer_reason": "",
-    "error_code": "", "error_title": "", "created_at": "2025-03-01T09:31:02+00:00", "sender_id": 5,
+    "body": "Yes, until Friday!", "media_url": "", "media_type": "", "external_id": "", "defer_code": "", "defer_reason": "",
+    "error_code": "", "error_title": "", "latitude": None, "longitude": None,
+    "created_at": "2025-03-01T09:31:02+00:00", "sender_id": 5,
 })
 
 

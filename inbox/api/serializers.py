@@ -90,9 +90,12 @@ class MessageSerializer(serializers.Serializer):
     media_url = serializers.CharField()
     media_type = serializers.CharField()
     external_id = serializers.CharField()
+    defer_code = serializers.CharField(help_text="Why it waits, as a code: outside_shift, daily_capacity, quiet_hours, …")
     defer_reason = serializers.CharField()
     error_code = serializers.CharField()
     error_title = serializers.CharField()
+    latitude = serializers.FloatField(allow_null=True, help_text="A shared location's coordinates.")
+    longitude = serializers.FloatField(allow_null=True)
     created_at = serializers.DateTimeField()
     sender_id = serializers.IntegerField(allow_null=True)
 
@@ -181,6 +184,7 @@ class ContactSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField())
     source = serializers.CharField()
     owner = serializers.IntegerField(allow_null=True, help_text="The owning rep's id.")
+    owner_name = serializers.CharField(help_text="The owning rep's name; empty without an owner.")
     team = serializers.IntegerField(allow_null=True, help_text="The team whose managers see and target the contact.")
     lead_score = serializers.IntegerField()
     converted = serializers.BooleanField()
@@ -194,6 +198,7 @@ class ContactSerializer(serializers.Serializer):
         return {
             "id": c.id, "name": c.name, "phone": c.phone, "email": c.email, "country": c.country,
             "operator_code": c.operator_code, "tags": list(c.tags), "source": c.source, "owner": c.owner_id,
+            "owner_name": c.owner.full_name if c.owner_id else "",
             "team": c.team_id,
             "lead_score": c.lead_score, "converted": c.converted, "last_inbound_at": _iso(c.last_inbound_at),
             "created_at": _iso(c.created_at),
@@ -386,6 +391,19 @@ class ContactChannelSerializer(serializers.Serializer):
     external_id = serializers.CharField(help_text="The person's id on that channel (wa_id, PSID, phone, address).")
     conversation_id = serializers.IntegerField(allow_null=True, help_text="Its latest conversation the caller may see.")
     conversation_status = serializers.CharField(allow_null=True)
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    open = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    snoozed = serializers.IntegerField()
+
+
+class ConversationCountsSerializer(serializers.Serializer):
+    unread_conversations = serializers.IntegerField()
+    unread_messages = serializers.IntegerField()
+    by_status = StatusCountsSerializer()
 
 
 class ConversationDetailSerializer(ConversationSerializer):

@@ -83,6 +83,17 @@ def conversation_mark_read(*, user, conversation_id: int) -> Conversation:
 
 
 @transaction.atomic
+def conversation_mark_unread(*, user, conversation_id: int) -> Conversation:
+    """The rep flags a conversation to come back to: it counts as unread (at least one) until read again."""
+    conversation = conversation_get_for(user=user, conversation_id=conversation_id, lock=True)
+    if not conversation.unread_count:
+        conversation.unread_count = 1
+        conversation.save(update_fields=["unread_count"])
+    conversation_emit_updated(conversation)
+    return conversation
+
+
+@transaction.atomic
 def conversation_assign(*, user, conversation_id: int, rep_id: int | None) -> Conversation:
     """Managers reassign within their team, admins anywhere. The previous rep stops seeing it at once:
     every later event is addressed from the new assignment."""

@@ -19,8 +19,8 @@ from inbox.payloads import message_payload
 from inbox.selectors import audience_user_ids
 from platforms import get_adapter
 from platforms.base import SendResult
-from salesreps.models import ActivityRecord
 from salesreps.rules import Window
+from salesreps.services import records_release
 
 log = entity_log("messages")
 MAX_ATTEMPTS = 5
@@ -51,8 +51,8 @@ def fail(message: Message, code: str, reason: str, *, release: bool = True) -> N
     message.status, message.error_code, message.error_title = Message.Status.FAILED, code, reason[:300]
     message.defer_reason, message.defer_code, message.lease_until = "", "", None
     message.save(update_fields=["status", "error_code", "error_title", "defer_reason", "defer_code", "lease_until"])
-    if release:  # nothing left: the capacity is free again
-        ActivityRecord.objects.filter(message_id=message.id).delete()
+    if release:  # nothing left: the capacity is free again, and a day with nothing sent is no warm-up day
+        records_release(message_ids=[message.id])
     message_emit(message)
     log.info("message failed", message=message.id, conversation=message.conversation_id, code=code)
 

@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 
 import httpx
 from django.conf import settings
@@ -44,7 +44,7 @@ from platforms.base import SendResult
 from salesreps import rules
 from salesreps.models import ActivityRecord, ChannelActivity, SalesRepChannel, SalesRepChannelActivity
 from salesreps.selectors import allowance_owner, capacities_of, channel_usages, rate_frees_at
-from salesreps.services import activities_record_unchecked, allowances_store
+from salesreps.services import Performed, ShiftIssue, activities_record_unchecked, allowances_store, shift_errors_record
 
 log = entity_log("messages")
 logger = logging.getLogger("switchboard.messages")
@@ -58,6 +58,7 @@ class Going:
     rep_channel: SalesRepChannel
     attempt: DeliveryAttempt
     last_inbound_at: datetime | None
+    day: date  # the rep-channel's shift day the send counts on
     result: SendResult | None = None
 
 
@@ -157,8 +158,11 @@ def _with_frees_at(decision: sending.Decision, message: Message, counts: _Counts
 
 
 def _allowances_due(decision: sending.Decision, rep_channel, activity, counts: _Counts, due: list) -> None:
-    """The day became an active warm-up day: its allowance is stored with the batch's writes
-    (under the rep-channel lock, so no racer stores it first) and counted as stored from now."""
+    """A send makes the day an active warm-up day: its allowance is stored with the batch's writes
+    (under the rep-channel lock, so no racer stores it first) and counted as stored from now. A
+    refused one does not (#18: a day of refusals is not a day of warm-up)."""
+    if decision.action != "send":
+        return
     for effect in decision.effects:
         if isinstance(effect, sending.StoreAllowance):
             due.append((rep_channel.id, getattr(allowance_owner(activity), "id", None), effect.day, effect.allowance))
@@ -170,6 +174,7 @@ def reserve(ids: list[int], now: datetime) -> list[Going]:
     deferred: list[Message] = []
     going: list[Going] = []
     allowances: list[tuple] = []
+    issues: list[ShiftIssue] = []
     with transaction.atomic():
         messages, rep_channels = _locked(ids)
         if not messages:
@@ -194,6 +199,8 @@ def reserve(ids: list[int], now: datetime) -> list[Going]:
             if rep_channel is not None:
                 _allowances_due(decision, rep_channel, activities.get(rep_channel.id), counts, allowances)
             hooks.send_decided.call(message=message, decision=decision, now=now)
+            if rep_channel is not None:
+                issues += shift_issues(decision, rep_channel, counts.capacity[rep_channel.id], now, what="message")
             if decision.action == "defer":
                 decision = _with_frees_at(decision, message, counts, now)
                 message.status, message.due_at, message.lease_until = Message.Status.DEFERRED, decision.until, None
@@ -211,13 +218,36 @@ def reserve(ids: list[int], now: datetime) -> list[Going]:
                     counts.add(message, rep_channel, +1)
                 rep_channel.last_sent_at = now
                 message.rep_channel, message.attempts = rep_channel, message.attempts + 1
-                going.append(Going(message, rep_channel, DeliveryAttempt(message=message, sandbox=rep_channel.sandbox), inbound_at))
+                going.append(Going(message, rep_channel, DeliveryAttempt(message=message, sandbox=rep_channel.sandbox), inbound_at,
+                                   counts.capacity[rep_channel.id].day))
         allowances_store(allowances)
+        shift_errors_record(issues)
         _write_reservations(going, counts, activities, now)
         _update(Message, deferred + [g.message for g in going],
                 ["status", "due_at", "lease_until", "defer_code", "defer_reason", "rep_channel_id", "attempts"])
         _emit(deferred)  # every deferral, pacing included, reaches the socket with its reason
     return going
+
+
+def shift_issues(decision: sending.Decision, rep_channel: SalesRepChannel, capacity: rules.Capacity, now: datetime,
+                 *, what: str) -> list[ShiftIssue]:
+    """The shift error a refused send or activity is kept as, if it is one (rules.shift_error_level)."""
+    if decision.action not in ("defer", "fail"):
+        return []
+    level = rules.shift_error_level(decision.code, open_now=rules.is_open(schedule=capacity.schedule, at=now))
+    if level is None:
+        return []
+    return [ShiftIssue(rep_channel.rep_id, rep_channel.id, capacity.day, decision.code, level, f"{what} refused: {decision.reason}", now)]
+
+
+def unsent_issue(message: Message, g: Going, now: datetime) -> ShiftIssue:
+    """A provider that did not take the message: retried later, delivery unknown, or failed."""
+    r = g.result
+    why = f"{message.channel.name} answered {r.error_code or r.status_code}{': ' + r.error_title if r.error_title else ''}"
+    code = ("service_failed" if message.status == Message.Status.FAILED else
+            "delivery_unknown" if message.needs_reconciliation else "service_retry")
+    return ShiftIssue(g.rep_channel.rep_id, g.rep_channel.id, g.day, code, rules.SHIFT_ERROR_LEVELS[code],
+                      f"message {message.id}: {why}", now)
 
 
 def _write_reservations(going: list[Going], counts: _Counts, activities: dict, now: datetime) -> None:
@@ -227,8 +257,8 @@ def _write_reservations(going: list[Going], counts: _Counts, activities: dict, n
     first = {g.rep_channel.id: g.rep_channel for g in new if g.rep_channel.id not in activities}
     if first:  # the first sends that record against these rep-channels
         activities |= _message_activities_create(list(first.values()))
-    activities_record_unchecked([(g.rep_channel, activities[g.rep_channel.id], counts.capacity[g.rep_channel.id].schedule,
-                                  now, g.message.id) for g in new])
+    activities_record_unchecked([Performed(g.rep_channel, activities[g.rep_channel.id], counts.capacity[g.rep_channel.id].schedule,
+                                           now, message_id=g.message.id) for g in new])
     rep_channels = list({g.rep_channel.id: g.rep_channel for g in going}.values())
     _update(SalesRepChannel, rep_channels, ["last_sent_at"])
     attempts = DeliveryAttempt.objects.bulk_create([g.attempt for g in going])
@@ -335,13 +365,15 @@ def record(going: list[Going], now: datetime) -> None:
             g.attempt.response = r.response
         _update(DeliveryAttempt, [g.attempt for g in going],
                 ["ok", "retryable", "status_code", "external_id", "error_code", "error_title", "response"])
-        sent = []
+        sent, issues = [], []
         for g in going:
             message = locked[g.message.id]
             if g.result.ok:
                 sent.append(_sent(message, g.result, now))
             else:
                 delivery.unsent(message, g.result, g.attempt, now)
+                issues.append(unsent_issue(message, g, now))
+        shift_errors_record(issues)
         if sent:
             _update(Message, sent, ["status", "external_id", "sent_at", "status_at", "lease_until", "defer_reason", "defer_code"])
             _first_responses(sent, now)

@@ -15,6 +15,7 @@ class FakeProvider:
         self.accepted: dict[str, str] = {}  # idempotency key -> provider id
         self.requests: Counter[str] = Counter()
         self.bodies: list[dict] = []
+        self.calls: list[tuple[str, dict[str, str], bytes]] = []  # path, headers, raw body: what a platform would check
         self.lock = threading.Lock()
         # Requests being answered right now, overall and per recipient ("to"): the most seen at once.
         self.in_flight: Counter[str] = Counter()
@@ -40,6 +41,7 @@ class FakeProvider:
                     provider.in_flight[to] -= 1
                     provider.requests[key] += 1
                     provider.bodies.append(json.loads(body or b"{}"))
+                    provider.calls.append((self.path, dict(self.headers.items()), body))
                     status = provider.status
                     if status < 300:
                         provider.accepted.setdefault(key, f"prov-{len(provider.accepted) + 1}")

@@ -82,6 +82,8 @@ MATRIX: dict[str, Entry] = {
         Req("POST", "/api/conversations/{conv_a}/assign/", {**scoped(), "rep_a": 404}, {"rep_id": "{rep_c}"}),
     ]),
     "api/conversations/{pk}/read/": Entry("inbox", [Req("POST", "/api/conversations/{conv_a}/read/", scoped())]),
+    "api/conversations/{pk}/unread/": Entry("inbox", [Req("POST", "/api/conversations/{conv_a}/unread/", scoped())]),
+    "api/conversations/counts/": Entry("inbox", [Req("GET", "/api/conversations/counts/", everyone(200))]),
     "api/conversations/{pk}/status/": Entry("inbox", [
         Req("POST", "/api/conversations/{conv_a}/status/", scoped(), {"status": "pending"}),
     ]),
@@ -93,6 +95,8 @@ MATRIX: dict[str, Entry] = {
         Req("GET", "/api/messages/search/?q=pineapple", everyone(200), hidden_from=OUTSIDERS, hidden="msg_a"),
     ]),
     "api/messages/{message_id}/retry/": Entry("inbox", [Req("POST", "/api/messages/{failed_a}/retry/", scoped())]),
+    # a message without an attachment: nothing to show, whoever asks (the proxy itself: test_api_rep_inbox)
+    "api/messages/{message_id}/media/": Entry("inbox", [Req("GET", "/api/messages/{msg_a}/media/", everyone(404))]),
     "api/templates/": Entry("inbox", [
         Req("GET", "/api/templates/", everyone(200)),
         Req("POST", "/api/templates/", writers(201), TEMPLATE),
@@ -120,6 +124,7 @@ MATRIX: dict[str, Entry] = {
         Req("POST", "/api/contacts/{contact_a}/merge/", {"anonymous": DENY, "rep_a": 403, "rep_b": 403, "manager_b": 404, "admin": 200},
             {"duplicate": "{owned_a}"}),
     ]),
+    "api/contacts/{contact_id}/campaigns/": Entry("campaigns", [Req("GET", "/api/contacts/{contact_a}/campaigns/", scoped())]),
     "api/contacts/{pk}/timeline/": Entry("inbox", [Req("GET", "/api/contacts/{contact_a}/timeline/", scoped())]),
     "api/contacts/{pk}/": Entry("inbox", [
         Req("GET", "/api/contacts/{owned_a}/", scoped()),

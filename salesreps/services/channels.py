@@ -50,9 +50,9 @@ def _channel_save(channel: Channel) -> None:
 
 
 def _channel_activities_set(channel: Channel, names: Iterable[str]) -> None:
-    """Make the channel's activities exactly `names`; one still used by a rep-channel stays (set its
-    capacity to 0 to switch it off) so no ledger row is ever deleted by a rename."""
-    wanted = list(dict.fromkeys(names))
+    """Make the channel's activities exactly `names` and "message"; one still used by a rep-channel
+    stays (set its capacity to 0 to switch it off) so no ledger row is ever deleted by a rename."""
+    wanted = list(dict.fromkeys(["message", *names]))  # every channel sends messages: "message" is always one
     for name in wanted:
         try:
             validate_slug(name)

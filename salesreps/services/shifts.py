@@ -41,6 +41,7 @@ def shift_update(*, shift: WorkingShift, **fields) -> WorkingShift:
     shift = WorkingShift.objects.select_for_update(of=("self",)).select_related("rep").get(pk=shift.pk)
     for name, value in fields.items():
         setattr(shift, name, value)
+    shift.planned = True  # edited for its date: from now on it overrides the schedule that day
     _shift_save(shift)
     log.info("shift updated", rep=shift.rep_id, shift=shift.id)
     return shift

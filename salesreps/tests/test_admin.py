@@ -170,8 +170,8 @@ def test_availability_changed_in_admin_tells_the_managers(admin_client, rep, man
 
     data = {
         "user": str(rep.user_id), "full_name": rep.full_name, "phone": "", "country": "", "city": "",
-        "team": str(rep.team_id), "role": "rep",  # is_available unticked
-        **{f"{prefix}-{k}": v for prefix in ("rep_channels", "shifts")
+        "team": str(rep.team_id), "role": "rep", "timezone": "UTC",  # is_available unticked
+        **{f"{prefix}-{k}": v for prefix in ("rep_channels", "shifts", "weekly_windows", "time_off")
            for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000"}.items()},
     }
     with django_capture_on_commit_callbacks(execute=True):  # events are sequenced after commit

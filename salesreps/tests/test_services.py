@@ -240,7 +240,8 @@ def test_channel_activities_in_use_are_not_removed(rep, channel):
         services.channel_update(channel=channel, activities=["message"])
     assert "activities" in caught.value.message_dict
     services.channel_update(channel=channel, activities=["like", "comment"])
-    assert sorted(channel.activities.values_list("name", flat=True)) == ["comment", "like"]
+    # "message" is always one: every channel sends messages, each through its rep-channel's message activity.
+    assert sorted(channel.activities.values_list("name", flat=True)) == ["comment", "like", "message"]
 
 
 def test_rep_channel_create_refuses_an_activity_the_channel_lacks_and_saves_nothing(rep, channel):
@@ -385,14 +386,18 @@ def test_a_single_dated_shift_counts_and_a_night_shift_belongs_to_its_start(warm
     assert _check(rep_channel.id, rca, paris(night + timedelta(days=1), 1))[0] == night
 
 
-def test_an_activity_with_its_own_hours_ignores_dated_shifts_but_not_days_off(warming, rep):
+def test_an_activity_with_its_own_hours_works_them_inside_dated_shifts_and_not_on_days_off(warming, rep):
+    """DESIGN: the activity's hours narrow the rep's shifts — a dated 09:00–12:00 shift and an
+    08:00–10:00 activity work 09:00–10:00 that day; a day with no dated shift keeps the activity's hours."""
     rep_channel, rca = warming
     SalesRepChannelActivity.objects.filter(pk=rca.pk).update(start_time=time(8), end_time=time(10))
     rca.refresh_from_db()
     day = _soon()
-    services.shift_create(rep=rep, date=day, number=1, start_time=time(14), end_time=time(18))
+    services.shift_create(rep=rep, date=day, number=1, start_time=time(9), end_time=time(12))
+    services.shift_create(rep=rep, date=day, number=2, start_time=time(14), end_time=time(18))
     services.shift_create(rep=rep, date=day + timedelta(days=1), is_day_off=True)
-    assert _check(rep_channel.id, rca, paris(day, 9)) == (day, 10)
+    assert _check(rep_channel.id, rca, paris(day, 9, 30)) == (day, 10)
+    assert _refused(rep_channel, rca, paris(day, 8, 30)).until == paris(day, 9)  # the shift is not open yet
     assert _refused(rep_channel, rca, paris(day, 15)).until == paris(day + timedelta(days=2), 8)
 
 

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from platforms import get_adapter
 from salesreps.models import Channel, ChannelActivity, ChannelKind, SalesRep, SalesRepChannel, SalesRepChannelActivity, Team
 
 DEMO_PASSWORD = "switchboard-demo"
@@ -16,6 +17,15 @@ PEOPLE = [
 ]
 ROUTING = {"whatsapp": "100200300", "messenger": "200300400", "instagram": "300400500",
            "sms": "+15005550006", "email": "sales@demo.switchboard.local", "service": "demo-service"}
+
+
+def demo_secrets(kind: str) -> dict[str, str]:
+    """Published, dev-only secrets (README "Try it"): the platform's signing secret is
+    demo-<kind>-secret and a Meta verify token demo-<kind>-verify."""
+    adapter = get_adapter(kind)
+    secrets = {name: f"demo-{kind}-secret" for name in adapter.signing_secret_names}
+    secrets.update({name: f"demo-{kind}-verify" for name in adapter.handshake_secret_names})
+    return secrets
 
 
 class Command(BaseCommand):
@@ -44,8 +54,12 @@ class Command(BaseCommand):
         for kind in ChannelKind.values:
             channel, made = Channel.objects.get_or_create(
                 name=f"Demo {kind}", defaults={"kind": kind, "routing_key": ROUTING[kind], "team": team,  # its contacts: the team's
-                                               "secrets": {"app_secret": f"demo-{kind}-secret", "verify_token": f"demo-{kind}-verify"}},
+                                               "secrets": demo_secrets(kind)},
             )
+            missing = {k: v for k, v in demo_secrets(kind).items() if k not in (channel.secrets or {})}
+            if missing and channel.kind == kind:  # seeded before every platform's signing secret was set
+                channel.secrets = {**channel.secrets, **missing}
+                channel.save(update_fields=["secrets"])
             ChannelActivity.objects.get_or_create(channel=channel, name="message")
             channels.append(channel)
         for username, full_name, role in PEOPLE:

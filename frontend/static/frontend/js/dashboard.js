@@ -1,56 +1,75 @@
-// Manager dashboard: presence, capacity, the unassigned queue with reassign, volumes, campaigns.
-import { api, el } from "./api.js";
-import { barChart } from "./chart.js";
+// The manager console: team board, schedules, campaigns and charts on one page, one hash route each
+// (#team, #schedules/<rep>, #campaigns, #campaigns/new, #campaigns/<id>, #charts). One socket
+// (socket.js) feeds every screen through the bus in manager/ui.js.
+import { html, render, useState, useEffect, useMemo, api, errorText, Notice, useLoad, publish, throttle, Tabs } from "./manager/ui.js";
 import { InboxSocket } from "./socket.js";
+import { TeamBoard } from "./manager/board.js";
+import { Schedules } from "./manager/schedule.js";
+import { CampaignList, CampaignDetail } from "./manager/campaigns.js";
+import { CampaignBuilder } from "./manager/builder.js";
+import { Insights } from "./manager/insights.js";
 
-const $ = (id) => document.getElementById(id);
-let data = null;
+const TABS = [["team", "Team"], ["schedules", "Schedules"], ["campaigns", "Campaigns"], ["charts", "Charts"]];
+const RELOADING = new Set(["message.created", "message.updated", "messages.changed", "conversation.created",
+  "conversation.updated", "conversation.assigned", "conversations.changed"]);
 
-async function load() {
-  data = await api("/api/dashboard/");
-  render();
+function route() {
+  const [tab = "team", arg = ""] = location.hash.replace(/^#/, "").split("/");
+  return { tab: TABS.some(([key]) => key === tab) ? tab : "team", arg };
 }
 
-function render() {
-  $("reps").replaceChildren(...data.reps.map((r) => el("tr", { "data-rep": r.id },
-    el("td", { text: r.full_name }),
-    el("td", {}, el("span", { class: "dot" + (r.online ? " online" : ""), "aria-label": r.online ? "online" : "offline" })),
-    el("td", { text: r.available ? "yes" : "no" }),
-    el("td", { text: `${r.used} / ${r.allowance}` }))));
-  barChart($("capacity-chart"), { labels: data.reps.map((r) => r.full_name.split(" ")[0]),
-    series: [{ name: "used", values: data.reps.map((r) => r.used) }, { name: "allowance", values: data.reps.map((r) => r.allowance), color: "#cbd5e1" }] });
-  const reps = data.reps.filter((r) => r.role === "rep");
-  $("unassigned").replaceChildren(...data.unassigned.map((c) => el("li", {},
-    el("span", { text: `${c.contact_name} (${c.channel_kind}) ` }),
-    el("label", {}, "Assign to ", el("select", { "aria-label": `Assign ${c.contact_name}`, onchange: (e) => assign(c.id, e.target.value) },
-      el("option", { value: "", text: "—" }), ...reps.map((r) => el("option", { value: r.id, text: r.full_name })))))));
-  if (!data.unassigned.length) $("unassigned").append(el("li", { class: "muted", text: "Nobody is waiting." }));
-  const days = [...new Set(data.messages_per_day.map((r) => r.day))];
-  const channels = [...new Set(data.messages_per_day.map((r) => r.channel))];
-  barChart($("volume-chart"), { labels: days.map((d) => d.slice(5)), series: channels.map((ch) => ({ name: ch,
-    values: days.map((d) => (data.messages_per_day.find((r) => r.day === d && r.channel === ch) || { count: 0 }).count) })) });
-  const seconds = data.first_response_seconds;
-  $("first-response").textContent = seconds === null ? "–" : seconds < 3600 ? `${Math.round(seconds / 60)} min` : `${(seconds / 3600).toFixed(1)} h`;
-  $("open-count").textContent = data.open_conversations;
-  $("campaigns").replaceChildren(...data.campaigns.map((c) => el("tr", {}, el("td", { text: c.name }), el("td", { text: c.status }),
-    el("td", { text: Object.entries(c.states).map(([k, v]) => `${k}: ${v}`).join(", ") || "no recipients" }))));
+function Builder() {
+  const [options, error] = useLoad(() => api("/api/campaigns/options/"), []);
+  if (error) return html`<${Notice} message=${error} kind="error" />`;
+  if (!options) return html`<p class="mc-muted">Loading…</p>`;
+  if (!options.channels.length) return html`<p>No channel has reps of your team: add a rep to a channel first.</p>`;
+  return html`<${CampaignBuilder} options=${options} />`;
 }
 
-async function assign(conversationId, repId) {
-  if (!repId) return;
-  await api(`/api/conversations/${conversationId}/assign/`, { method: "POST", body: { rep_id: Number(repId) } });
-  await load();
+function App() {
+  const [where, setWhere] = useState(route());
+  const [data, setData] = useState(null);
+  const [error, setError] = useState("");
+  const load = () => api("/api/dashboard/").then((d) => { setData(d); setError(""); }, (e) => setError(`Could not load the console: ${errorText(e)}`));
+  const reload = useMemo(() => throttle(load, 1500), []);
+  useEffect(() => {
+    const onHash = () => { setWhere(route()); window.scrollTo(0, 0); };
+    window.addEventListener("hashchange", onHash);
+    load();
+    const socket = new InboxSocket({
+      onEvent: (frame) => {
+        publish(frame);
+        if (frame.event === "rep.presence") {
+          setData((d) => d && { ...d, reps: d.reps.map((r) => (r.id === frame.data.rep_id
+            ? { ...r, online: frame.data.online, available: frame.data.available } : r)) });
+        } else if (RELOADING.has(frame.event)) reload();
+      },
+      onStatus: (status) => { document.body.dataset.socket = status; },
+      onReload: () => { load(); publish({ event: "reconnected" }); },
+      onReconnect: () => { load(); publish({ event: "reconnected" }); },
+    });
+    window.sb = { socket };
+    return () => window.removeEventListener("hashchange", onHash);
+  }, []);
+  const titles = { team: "Team", schedules: "Schedules", campaigns: "Campaigns", charts: "Charts" };
+  useEffect(() => { document.title = `${titles[where.tab]} · Manager console · Switchboard`; }, [where.tab]);
+  const activities = data ? [...new Set(data.reps.flatMap((r) => r.channels.flatMap((c) => c.activities.map((a) => a.activity))))].sort() : [];
+  let screen = html`<p class="mc-muted">Loading…</p>`;
+  if (where.tab === "campaigns") {
+    screen = where.arg === "new" ? html`<${Builder} />` : where.arg ? html`<${CampaignDetail} id=${where.arg} key=${where.arg} />` : html`<${CampaignList} />`;
+  } else if (data) {
+    if (where.tab === "team") screen = html`<${TeamBoard} data=${data} reload=${load} />`;
+    if (where.tab === "schedules") screen = html`<${Schedules} reps=${data.reps} repId=${where.arg} activities=${activities} />`;
+    if (where.tab === "charts") screen = html`<${Insights} data=${data} />`;
+  }
+  return html`<${Tabs} current=${where.tab} tabs=${TABS} />
+    <main class="mc-main" id="main">
+      <h1 class="sr-only">Manager console: ${titles[where.tab]}</h1>
+      <${Notice} message=${error} kind="error" id="fatal" />
+      ${screen}
+    </main>`;
 }
 
-new InboxSocket({
-  onEvent: (frame) => {
-    if (frame.event === "rep.presence") {
-      const rep = data && data.reps.find((r) => r.id === frame.data.rep_id);
-      if (rep) { rep.online = frame.data.online; rep.available = frame.data.available; render(); }
-    } else if (frame.event.startsWith("conversation.")) load();
-  },
-  onStatus: () => {},
-  onReload: load,
-  onReconnect: load,
-});
-load().catch((error) => { $("fatal").textContent = `Could not load the dashboard: ${error.message}`; });
+const root = document.getElementById("app");
+root.replaceChildren();  // the server-rendered "Loading…" line
+render(html`<${App} />`, root);

@@ -1,0 +1,120 @@
+// The open conversation: header with its actions, the messages with date separators, typing, composer.
+import { html, useLayoutEffect, useRef } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
+import { Composer } from "./Composer.js";
+import { STATUS_NAMES, channelName, contactName, dateTime, dayKey, dayLabel } from "./format.js";
+import { Message } from "./Message.js";
+import { setThread } from "./store.js";
+import { assign, closeThread, loadOlder, markUnread, setStatus, togglePanel } from "./thread.js";
+
+function at(hour, days = 0, weekday = null) {
+  const d = new Date();
+  d.setDate(d.getDate() + days);
+  if (weekday !== null) d.setDate(d.getDate() + ((weekday + 7 - d.getDay()) % 7 || 7));
+  d.setHours(hour, 0, 0, 0);
+  return d;
+}
+
+const PRESETS = [
+  { label: "1 hour", when: () => new Date(Date.now() + 3600e3) },
+  { label: "3 hours", when: () => new Date(Date.now() + 3 * 3600e3) },
+  { label: "Tomorrow 09:00", when: () => at(9, 1) },
+  { label: "Next Monday 09:00", when: () => at(9, 0, 1) },
+];
+
+function Snooze() {
+  const input = useRef(null);
+  const snooze = (date) => { setStatus("snoozed", date.toISOString()); input.current.closest("details").open = false; };
+  return html`<details class="snooze">
+    <summary>Snooze</summary>
+    <div class="snooze-menu" role="group" aria-label="Snooze until">
+      ${PRESETS.map((p) => html`<button type="button" onClick=${() => snooze(p.when())}>${p.label}</button>`)}
+      <label for="snooze-until">Until</label>
+      <input id="snooze-until" type="datetime-local" ref=${input} />
+      <button type="button" onClick=${() => { if (input.current.value) snooze(new Date(input.current.value)); }}>Snooze until then</button>
+    </div>
+  </details>`;
+}
+
+function Actions({ state, c }) {
+  const me = state.me;
+  const manages = me.is_superuser || (me.rep && me.rep.role !== "rep");
+  return html`<div class="actions" role="toolbar" aria-label="Conversation actions">
+    ${c.status === "resolved" || c.status === "snoozed"
+      ? html`<button type="button" onClick=${() => setStatus("open")}>Reopen</button>`
+      : html`<button type="button" onClick=${() => setStatus("resolved")}>Resolve</button>`}
+    ${c.status !== "resolved" ? html`<${Snooze} />` : null}
+    <button type="button" onClick=${markUnread}>Mark unread</button>
+    ${manages ? html`<label class="assign">Assign to
+      <select value=${c.rep_id || ""} onChange=${(e) => assign(e.target.value ? Number(e.target.value) : null)}>
+        <option value="">Nobody</option>
+        ${state.reps.map((r) => html`<option value=${r.id}>${r.full_name}</option>`)}
+      </select></label>` : null}
+    <button type="button" aria-expanded=${state.panel.open ? "true" : "false"} aria-controls="contact-panel"
+      onClick=${() => togglePanel()}>Contact details</button>
+  </div>`;
+}
+
+function Messages({ state }) {
+  const box = useRef(null);
+  const t = state.thread;
+  const before = useRef({ height: 0, top: 0 });
+  // Remember where the rep was before the messages change, so older pages keep the view still.
+  if (box.current) before.current = { height: box.current.scrollHeight, top: box.current.scrollTop };
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const nearBottom = before.current.height - before.current.top - el.clientHeight < 120;
+    if (t.scroll === "bottom" || (t.scroll === "bottom-if-near" && nearBottom)) el.scrollTop = el.scrollHeight;
+    else if (t.scroll === "keep" && before.current.top < 40 && el.scrollHeight > before.current.height) {
+      el.scrollTop = before.current.top + el.scrollHeight - before.current.height;  // older page added above
+    } else if (t.scroll === "highlight" && t.highlight) {
+      const target = el.querySelector(`[data-id="${t.highlight}"]`);
+      if (target) { target.scrollIntoView({ block: "center" }); target.focus({ preventScroll: true }); }
+      setThread({ scroll: "keep" });
+    }
+  });
+  const items = [];
+  let day = null;
+  for (const m of t.messages.values()) {
+    const key = m.created_at ? dayKey(m.created_at) : day;
+    if (key !== day) {
+      day = key;
+      items.push(html`<h2 class="day" key=${`day-${key}`}><span>${dayLabel(m.created_at)}</span></h2>`);
+    }
+    items.push(html`<${Message} key=${m.id} m=${m} highlighted=${m.id === t.highlight} />`);
+  }
+  return html`<div id="thread" class="thread" ref=${box} aria-live="polite" aria-relevant="additions">
+    ${t.older ? html`<button type="button" class="link older" onClick=${loadOlder} disabled=${t.loadingOlder}>
+      ${t.loadingOlder ? "Loading…" : "Show earlier"}</button>` : null}
+    ${items}
+  </div>`;
+}
+
+function Typing({ state }) {
+  if (!state.typing || state.typing.conversationId !== state.current) return html`<p id="typing" class="muted typing" aria-live="polite"></p>`;
+  const rep = state.reps.find((r) => r.id === state.typing.repId);
+  return html`<p id="typing" class="muted typing" aria-live="polite">${rep ? `${rep.full_name} is typing…` : "A teammate is typing…"}</p>`;
+}
+
+export function Thread({ state }) {
+  const c = state.current && state.conversations.get(state.current);
+  if (!c) {
+    return html`<section id="thread-pane" class="thread-pane empty-pane" aria-label="Conversation">
+      <p class="notice">${state.notice || "Pick a conversation on the left."}</p></section>`;
+  }
+  const channel = channelName(c, state.channels);
+  return html`<section id="thread-pane" class="thread-pane" aria-label="Conversation">
+    <header class="thread-head">
+      <button type="button" class="link back" onClick=${closeThread}>← Conversations</button>
+      <h1 id="thread-title">${contactName(c)}</h1>
+      <span id="thread-channel" class="muted">${channel}</span>
+      <span class=${`chip chip-${c.status}`} id="thread-status">${STATUS_NAMES[c.status] || c.status}${
+        c.status === "snoozed" && c.snoozed_until ? ` until ${dateTime(c.snoozed_until)}` : ""}</span>
+      <${Actions} state=${state} c=${c} />
+    </header>
+    ${state.actionError ? html`<p class="error" role="alert">${state.actionError}</p>` : null}
+    <${Messages} state=${state} />
+    <${Typing} state=${state} />
+    <${Composer} state=${state} c=${c} key=${c.id} />
+  </section>`;
+}
