@@ -35,6 +35,11 @@ def writers(code: int, rep_a: int = 403) -> dict:
     return {"anonymous": DENY, "rep_a": rep_a, "rep_b": 403, "manager_b": code, "admin": code}
 
 
+def admins_only(code) -> dict:
+    """The operator pages and their API: admins only; everyone else signed in gets 403."""
+    return {"anonymous": DENY, "rep_a": 403, "rep_b": 403, "manager_b": 403, "admin": code}
+
+
 @dataclass
 class Req:
     method: str
@@ -97,6 +102,13 @@ MATRIX: dict[str, Entry] = {
     "api/messages/{message_id}/retry/": Entry("inbox", [Req("POST", "/api/messages/{failed_a}/retry/", scoped())]),
     # a message without an attachment: nothing to show, whoever asks (the proxy itself: test_api_rep_inbox)
     "api/messages/{message_id}/media/": Entry("inbox", [Req("GET", "/api/messages/{msg_a}/media/", everyone(404))]),
+    # activity requests: the channel has no "like" here, so in scope the answer names it (400); out of scope 404
+    "api/activities/": Entry("inbox", [
+        Req("GET", "/api/activities/", everyone(200)),
+        Req("GET", "/api/activities/?status=nonsense", everyone(400)),
+        Req("POST", "/api/activities/", scoped(400), {"rep_channel": "{rep_channel_a}", "activity": "like", "target": "https://x.test/p/1"}),
+    ]),
+    "api/activities/{request_id}/retry/": Entry("inbox", [Req("POST", "/api/activities/999999/retry/", everyone(404))]),
     "api/templates/": Entry("inbox", [
         Req("GET", "/api/templates/", everyone(200)),
         Req("POST", "/api/templates/", writers(201), TEMPLATE),
@@ -154,9 +166,20 @@ MATRIX: dict[str, Entry] = {
     ]),
     "api/reps/{rep_pk}/shifts/": Entry("salesreps", [Req("GET", "/api/reps/{rep_a}/shifts/", FOREIGN),
                                                      Req("POST", "/api/reps/{rep_a}/shifts/", FOREIGN, {})]),
+    "api/reps/{rep_pk}/schedule/": Entry("salesreps", [
+        Req("GET", "/api/reps/{rep_a}/schedule/", scoped()),
+        # a rep reads but does not edit their own week; the body's error names the field for those who may
+        Req("PUT", "/api/reps/{rep_a}/schedule/", {**scoped(400), "rep_a": 403}, {"timezone": "Mars/Olympus"}),
+    ]),
     "api/reps/{rep_pk}/shifts/{pk}/": Entry("salesreps", [Req("GET", "/api/reps/{rep_a}/shifts/1/", FOREIGN)]),
     # ---- campaigns (another engineer's): anonymous refused, nothing 5xx (no campaign in this world) -------
     "api/campaigns/": Entry("campaigns", [Req("GET", "/api/campaigns/", FOREIGN), Req("POST", "/api/campaigns/", FOREIGN, {})]),
+    # the manager console's builder: managers and admins, in their teams (content: test_scope_matrix)
+    "api/campaigns/audience/": Entry("campaigns", [
+        Req("GET", "/api/campaigns/audience/?tags_any=vip", {**writers(200), "rep_a": 403}),
+        Req("GET", "/api/campaigns/audience/?min_score=lots", {**writers(400), "rep_a": 403}),
+    ]),
+    "api/campaigns/options/": Entry("campaigns", [Req("GET", "/api/campaigns/options/", {**writers(200), "rep_a": 403})]),
     "api/campaigns/{pk}/": Entry("campaigns", [Req("GET", "/api/campaigns/999999/", FOREIGN),
                                                Req("PATCH", "/api/campaigns/999999/", FOREIGN, {}),
                                                Req("DELETE", "/api/campaigns/999999/", FOREIGN)]),
@@ -164,6 +187,30 @@ MATRIX: dict[str, Entry] = {
        for verb in ("cancel", "pause", "resume", "start")},
     **{f"api/campaigns/{{pk}}/{view}/": Entry("campaigns", [Req("GET", f"/api/campaigns/999999/{view}/", FOREIGN)])
        for view in ("recipients", "stats")},
+    # ---- operator API (admins only; contents: test_operator_pages and webhooks/salesreps tests) -----
+    "api/operator/reps/": Entry("salesreps", [Req("GET", "/api/operator/reps/", admins_only(200)),
+                                              Req("POST", "/api/operator/reps/", admins_only(400), {})]),
+    "api/operator/reps/{rep_id}/": Entry("salesreps", [Req("PATCH", "/api/operator/reps/999999/", admins_only(404), {})]),
+    "api/operator/teams/": Entry("salesreps", [Req("GET", "/api/operator/teams/", admins_only(200)),
+                                               Req("POST", "/api/operator/teams/", admins_only(400), {})]),
+    "api/operator/channels/{channel_id}/rep-channels/": Entry("salesreps", [
+        Req("GET", "/api/operator/channels/{channel}/rep-channels/", admins_only(200))]),
+    "api/operator/rep-channels/{rep_channel_id}/": Entry("salesreps", [
+        Req("PATCH", "/api/operator/rep-channels/999999/", admins_only(404), {})]),
+    "api/operator/platforms/": Entry("webhooks", [Req("GET", "/api/operator/platforms/", admins_only(200))]),
+    "api/operator/channels/{channel_id}/webhook/": Entry("webhooks", [
+        Req("GET", "/api/operator/channels/{channel}/webhook/", admins_only(200)),
+        Req("GET", "/api/operator/channels/999999/webhook/", admins_only(404))]),
+    "api/operator/channels/{channel_id}/verify-token/": Entry("webhooks", [
+        Req("GET", "/api/operator/channels/{channel}/verify-token/", admins_only(405))]),
+    # posting the sample goes through the real endpoint over HTTP: test_operator_pages does it
+    "api/operator/channels/{channel_id}/test-event/": Entry("webhooks", [
+        Req("GET", "/api/operator/channels/{channel}/test-event/", admins_only(405))]),
+    "api/operator/channels/{channel_id}/webhook-events/": Entry("webhooks", [
+        Req("GET", "/api/operator/channels/{channel}/webhook-events/", admins_only(200)),
+        Req("GET", "/api/operator/channels/{channel}/webhook-events/?limit=0", admins_only(400))]),
+    "api/operator/webhook-events/{event_id}/redrive/": Entry("webhooks", [
+        Req("POST", "/api/operator/webhook-events/999999/redrive/", admins_only(404))]),
     # ---- webhooks: platforms are anonymous by design, refused without a valid signature -------------
     "webhooks/{platform}/": Entry("webhooks", [
         Req("POST", "/webhooks/service/", {**FOREIGN, "anonymous": frozenset({400, 401, 403})}, {"event": "x"}),
@@ -175,6 +222,13 @@ MATRIX: dict[str, Entry] = {
     "api/dashboard/": Entry("frontend", [Req("GET", "/api/dashboard/", FOREIGN)]),
     "dashboard/": Entry("frontend", [Req("GET", "/dashboard/", {**FOREIGN, "anonymous": 302})]),
     "": Entry("frontend", [Req("GET", "/", {**FOREIGN, "anonymous": 302})]),
+    "operator/": Entry("frontend", [Req("GET", "/operator/", {**admins_only(302), "anonymous": 302})]),
+    "operator/channels/": Entry("frontend", [Req("GET", "/operator/channels/", {**admins_only(200), "anonymous": 302})]),
+    "operator/channels/{channel_id}/": Entry("frontend", [
+        Req("GET", "/operator/channels/{channel}/", {**admins_only(200), "anonymous": 302}),
+        Req("GET", "/operator/channels/999999/", {**admins_only(404), "anonymous": 302})]),
+    "operator/people/": Entry("frontend", [Req("GET", "/operator/people/", {**admins_only(200), "anonymous": 302})]),
+    "operator/templates/": Entry("frontend", [Req("GET", "/operator/templates/", {**admins_only(200), "anonymous": 302})]),
 }
 # Django's admin site: its many routes are guarded by the admin itself (staff only); one entry covers the prefix.
 PREFIXES: dict[str, Entry] = {

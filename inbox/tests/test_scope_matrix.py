@@ -18,8 +18,10 @@ from django.db import transaction
 
 from inbox.contact_import import normalize_phone
 from inbox.models import Contact, Message
+from inbox.services.activities import activity_request_create
 from inbox.tests.api_world import ROLES
 from inbox.tests.test_api_matrix import all_routes
+from salesreps.models import Channel, ChannelActivity, SalesRepChannel
 
 MANAGERS = ("manager_a", "manager_b", "admin")  # who manages a team (managed_team_ids is not empty)
 
@@ -217,6 +219,17 @@ def rep_routes(c: Cell):
     c.each("GET", "/api/reps/{id}/today/", reps, c.scope["reps"])
     c.each("GET", "/api/reps/{id}/channels/", reps, c.scope["reps"])
     c.each("GET", "/api/reps/{id}/shifts/", reps, c.scope["reps"])
+    c.each("GET", "/api/reps/{id}/schedule/", reps, c.scope["reps"])
+
+
+def schedule_edit(c: Cell):
+    """A manager edits their team's weeks, an admin anyone's; a rep reads their own (403 on PUT)."""
+    reps = sorted(c.world.scope("admin")["reps"])
+    # a manager of no team manages nobody, themselves included
+    own = {"rep_a": {c.world.rep_a.id}, "rep_b": {c.world.rep_b.id}, "manager_none": {c.world.manager_none.id}}.get(c.role, set())
+    week = {"timezone": "Europe/Lisbon", "week": [{"weekday": 0, "start": "09:00", "end": "13:00"}], "time_off": []}
+    c.each("PUT", "/api/reps/{id}/schedule/", reps, c.scope["reps"], body=week,
+           overrides={rep_id: 403 for rep_id in own})
 
 
 def rep_channel_detail(c: Cell):
@@ -313,6 +326,66 @@ def dashboard(c: Cell):
     c.check(data["open_conversations"] == len(c.scope["conversations"]), "dashboard counts other teams' conversations")
 
 
+def campaign_audience(c: Cell):
+    """The builder's live count: only the caller's teams' contacts, never more than they may see."""
+    response = c.call("GET", "/api/campaigns/audience/")
+    if not _manages(c):
+        return c.check(response.status_code == 403, f"audience: {response.status_code}")
+    data = response.json()
+    sample = {row["id"] for row in data["sample"]}
+    c.check(sample <= c.scope["contacts"], f"audience sample {sorted(sample)} outside {sorted(c.scope['contacts'])}")
+    c.check(data["matching"] <= len(c.scope["contacts"]), f"audience counts {data['matching']} of {len(c.scope['contacts'])}")
+
+
+def campaign_options(c: Cell):
+    response = c.call("GET", "/api/campaigns/options/")
+    if not _manages(c):
+        return c.check(response.status_code == 403, f"options: {response.status_code}")
+    reps = {row["id"] for row in response.json()["reps"]}
+    c.check(reps == c.scope["reps"], f"options reps {sorted(reps)}, expected {sorted(c.scope['reps'])}")
+
+
+def activities(c: Cell):
+    """Activity requests on every rep-channel (queued by the admin): each role lists and retries only its own scope's."""
+    w = c.world
+    admin = w.users()["admin"]
+    for channel in Channel.objects.all():
+        ChannelActivity.objects.get_or_create(channel=channel, name="like")
+    made = {activity_request_create(user=admin, rep_channel_id=rc.id, activity="like", target="https://x.test/p/1")[0].id: rc.rep_id
+            for rc in SalesRepChannel.objects.all()}
+    visible = {request_id for request_id, rep_id in made.items() if rep_id in c.scope["reps"]}
+    c.same_ids("/api/activities/", visible)
+    # queued, not failed: in scope the answer says so (400), out of scope it does not exist (404)
+    c.each("POST", "/api/activities/{id}/retry/", sorted(made), visible, ok=400)
+    for rc in SalesRepChannel.objects.all():
+        body = {"rep_channel": rc.id, "activity": "like", "target": "https://x.test/p/2"}
+        response = c.call("POST", "/api/activities/", body)
+        expected = 201 if rc.rep_id in c.scope["reps"] else 404
+        c.check(response.status_code == expected, f"request on rep-channel {rc.id}: {response.status_code}, expected {expected}")
+
+
+def contact_campaigns(c: Cell):
+    contacts = sorted(c.world.scope("admin")["contacts"])
+    c.each("GET", "/api/contacts/{id}/campaigns/", contacts, c.scope["contacts"])
+
+
+def conversation_counts(c: Cell):
+    data = c.call("GET", "/api/conversations/counts/").json()
+    c.check(sum(data["by_status"].values()) == len(c.scope["conversations"]),
+            f"counts {data['by_status']} for {len(c.scope['conversations'])} conversations in scope")
+
+
+def conversation_unread(c: Cell):
+    conversations = sorted(c.world.scope("admin")["conversations"])
+    c.each("POST", "/api/conversations/{id}/unread/", conversations, c.scope["conversations"])
+
+
+def message_media(c: Cell):
+    """No message in this world has an attachment: 404 everywhere, and never another team's file (test_api_rep_inbox)."""
+    messages = sorted(c.world.scope("admin")["messages"])
+    c.each("GET", "/api/messages/{id}/media/", messages, c.scope["messages"], ok=404)
+
+
 def templates(c: Cell):
     c.same_ids("/api/templates/", {c.world.template.id})  # templates are shared by every team
 
@@ -351,6 +424,13 @@ CONTENT = {
     "api/reps/{rep_pk}/channels/": rep_routes,
     "api/reps/{rep_pk}/channels/{pk}/": rep_channel_detail,
     "api/reps/{rep_pk}/shifts/": rep_routes,
+    "api/reps/{rep_pk}/schedule/": schedule_edit,
+    "api/activities/": activities,
+    "api/activities/{request_id}/retry/": activities,
+    "api/contacts/{contact_id}/campaigns/": contact_campaigns,
+    "api/conversations/counts/": conversation_counts,
+    "api/conversations/{pk}/unread/": conversation_unread,
+    "api/messages/{message_id}/media/": message_media,
     "api/reps/{rep_pk}/shifts/{pk}/": shift_detail,
     "api/campaigns/": campaigns_list,
     "api/campaigns/{pk}/": campaign_detail,
@@ -358,6 +438,8 @@ CONTENT = {
     "api/campaigns/{pk}/stats/": campaign_stats,
     **{f"api/campaigns/{{pk}}/{verb}/": campaign_action(verb) for verb in ("start", "pause", "resume", "cancel")},
     "api/dashboard/": dashboard,
+    "api/campaigns/audience/": campaign_audience,
+    "api/campaigns/options/": campaign_options,
     "api/ws-ticket/": ws_ticket,
 }
 CONTENT_EXTRA = {"campaign create": campaign_create}
@@ -371,6 +453,13 @@ UNSCOPED = {
     "healthz": "service health", "webhooks/{platform}/": "platforms, signed",
     "login/": "the sign-in page", "logout/": "signs out", "dashboard/": "the page; its data is api/dashboard/",
     "": "the inbox page; its data is the API and the socket",
+    **{route: "the operator pages and their API are for admins, who see everything (test_api_matrix refuses the rest)"
+       for route in ("operator/", "operator/channels/", "operator/channels/{channel_id}/", "operator/people/",
+                     "operator/templates/", "api/operator/reps/", "api/operator/reps/{rep_id}/", "api/operator/teams/",
+                     "api/operator/platforms/", "api/operator/channels/{channel_id}/rep-channels/",
+                     "api/operator/rep-channels/{rep_channel_id}/", "api/operator/channels/{channel_id}/webhook/",
+                     "api/operator/channels/{channel_id}/verify-token/", "api/operator/channels/{channel_id}/test-event/",
+                     "api/operator/channels/{channel_id}/webhook-events/", "api/operator/webhook-events/{event_id}/redrive/")},
 }
 
 

@@ -135,7 +135,8 @@ def _admin_client(world) -> Client:
 def _rep_form(rep: SalesRep, **changes) -> dict:
     data = {"user": str(rep.user_id), "full_name": rep.full_name, "phone": rep.phone, "country": rep.country, "city": rep.city,
             "is_available": "on" if rep.is_available else "", "team": str(rep.team_id or ""), "role": rep.role,
-            **{f"{prefix}-{k}": v for prefix in ("rep_channels", "shifts")
+            "timezone": rep.timezone,
+            **{f"{prefix}-{k}": v for prefix in ("weekly_windows", "time_off", "rep_channels", "shifts")
                for k, v in {"TOTAL_FORMS": "0", "INITIAL_FORMS": "0", "MIN_NUM_FORMS": "0", "MAX_NUM_FORMS": "1000"}.items()}}
     data.update(changes)
     return {k: v for k, v in data.items() if v != ""}
