@@ -3,16 +3,17 @@ Managers and admins only: a rep gets 403; a campaign of another team is 404."""
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from campaigns.models import Campaign, CampaignRecipient
-from campaigns.selectors import campaign_stats, campaigns_for, can_manage_campaigns
+from campaigns.selectors import campaign_recipients, campaign_stats, campaigns_for, can_manage_campaigns
 from campaigns.serializers import (
     CampaignSerializer,
     CampaignWriteSerializer,
@@ -43,7 +44,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     pagination_class = Pages
 
     def get_queryset(self) -> QuerySet[Campaign]:
-        return campaigns_for(self.request.user).select_related("channel", "template").prefetch_related("steps", "slots").order_by("-id")
+        return campaigns_for(self.request.user).select_related("channel", "template").prefetch_related("steps", "slots", "reps").order_by("-id")
 
     def _shaped(self, campaign_id: int) -> dict:
         return CampaignSerializer(self.get_queryset().get(pk=campaign_id)).data
@@ -68,7 +69,7 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         campaign = self.get_object()
         serializer = CampaignWriteSerializer(campaign, data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = {"steps": [], "slots": [], **serializer.validated_data}
+        data = {"steps": [], "slots": [], "reps": [], **serializer.validated_data}
         self._call(services.campaign_update, campaign_id=campaign.id, data=data)
         return Response(self._shaped(campaign.id))
 
@@ -120,13 +121,13 @@ class CampaignViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(responses={200: RecipientSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def recipients(self, request, pk=None):
-        """The campaign's recipients, best leads first; ?state= and ?step= filter."""
+        """The campaign's recipients, best leads first, each with `why` it waits or was skipped;
+        ?state= and ?step= filter, ?limit= and ?offset= page."""
         campaign = self.get_object()
-        rows = CampaignRecipient.objects.filter(campaign=campaign).select_related("contact")
-        if request.query_params.get("state"):
-            rows = rows.filter(state=request.query_params["state"])
-        if request.query_params.get("step", "").isdigit():
-            rows = rows.filter(step=int(request.query_params["step"]))
-        rows = rows.order_by("-contact__lead_score", "id")
+        state = request.query_params.get("state", "")
+        if state and state not in CampaignRecipient.State.values:
+            raise ValidationError({"state": f"{state!r} is not a recipient state: {', '.join(CampaignRecipient.State.values)}"})
+        step = request.query_params.get("step", "")
+        rows = campaign_recipients(campaign, state=state, step=int(step) if step.isdigit() and len(step) < 5 else None)
         page = self.paginate_queryset(rows)
-        return self.get_paginated_response(RecipientSerializer(page, many=True).data)
+        return self.get_paginated_response(RecipientSerializer(page, many=True, context={"now": timezone.now()}).data)

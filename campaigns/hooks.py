@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from campaigns.models import CampaignRecipient
 from campaigns.services.dispatch import campaign_send_apply, campaign_send_batch_locks, campaign_send_facts
+from campaigns.services.progress import campaign_progress_changed
 from campaigns.services.scores import contact_rescore, contacts_rescore_later
 from campaigns.services.sequences import sequence_stop
 from inbox import hooks
@@ -31,8 +32,10 @@ def on_contacts_replied(*, replies: dict[int, datetime]) -> int:
     for contact_id in sorted(in_campaigns):
         at = replies[contact_id] or timezone.now()
         stopped += sequence_stop(contact_id=contact_id, at=at)
-        CampaignRecipient.objects.filter(contact_id=contact_id, replied_at__isnull=True, sent_at__lte=at,
-                                         state__in=["sent", "delivered", "read"]).update(replied_at=at)
+        answered = CampaignRecipient.objects.filter(contact_id=contact_id, replied_at__isnull=True, sent_at__lte=at,
+                                                    state__in=["sent", "delivered", "read"])
+        campaign_progress_changed(campaign_ids=set(answered.values_list("campaign_id", flat=True)))
+        answered.update(replied_at=at)
         contact_rescore(contact_id=contact_id)
     return stopped
 
@@ -41,10 +44,10 @@ def on_message_status(*, recipient_id: int, status: str) -> None:
     state = RECIPIENT_STATE_FOR_STATUS.get(status)
     if not state:
         return
-    row = CampaignRecipient.objects.filter(pk=recipient_id).values_list("contact_id", "message_id").first()
+    row = CampaignRecipient.objects.filter(pk=recipient_id).values_list("contact_id", "message_id", "campaign_id").first()
     if row is None:
         return
-    contact_id, message_id = row
+    contact_id, message_id, campaign_id = row
     message = Message.objects.filter(pk=message_id).values_list("sent_at", "error_code", "error_title").first()
     sent_at, error_code, error_title = message or (None, "", "")
     recipients = CampaignRecipient.objects.filter(pk=recipient_id)
@@ -57,6 +60,8 @@ def on_message_status(*, recipient_id: int, status: str) -> None:
             recipients.update(sent_at=sent_at or timezone.now())  # this attempt's send, also after a re-plan
         else:
             recipients.filter(sent_at__isnull=True).update(sent_at=sent_at or timezone.now())
+    if moved:
+        campaign_progress_changed(campaign_ids=[campaign_id])
     if moved and state in ("delivered", "read"):
         contact_rescore(contact_id=contact_id)
 

@@ -36,6 +36,9 @@ class Campaign(models.Model):
     # The team whose managers see and run it: its audience is that team's contacts, its sends go on
     # that team's reps. None (admins only): every contact and rep of the company.
     team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns")
+    # The rep pool: only these reps (of the team, on the channel) send it. Empty: every rep of the
+    # team who works the channel, spread by remaining capacity.
+    reps = models.ManyToManyField(SalesRep, blank=True, related_name="pool_campaigns")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -143,4 +146,13 @@ class PendingRescore(models.Model):
     coalescing task (campaigns.tasks.rescore_pending), never one task per inbound message."""
 
     contact_id = models.BigIntegerField(primary_key=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+
+class PendingProgress(models.Model):
+    """A campaign whose progress changed since its last `campaign.progress` event: written after the
+    change commits, drained by one coalescing task (campaigns.services.progress), so a burst of
+    status webhooks costs one count and one event, and no business transaction waits on this row."""
+
+    campaign_id = models.BigIntegerField(primary_key=True)
     created_at = models.DateTimeField(auto_now_add=True)

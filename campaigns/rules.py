@@ -4,6 +4,7 @@ allowed hours and spreading recipients over reps by remaining capacity."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from salesreps.rules import Window, local_instant, validate_tz
 
@@ -148,3 +149,72 @@ def stagger_by_capacity(
 
 def _opening(intervals: list[tuple[datetime, datetime]], lo: datetime, hi: datetime) -> datetime | None:
     return next((max(lo, opens) for opens, closes in intervals if opens < hi and closes > lo), None)
+
+
+# ---- progress and reasons, as the manager console shows them ----------------------------------
+
+PROGRESS_FIGURES = ("planned", "waiting", "sent", "delivered", "read", "replied", "failed", "skipped", "cancelled")
+
+
+def progress_figures(*, by_state: dict[str, int], recipients: int, replied: int) -> dict[str, int]:
+    """A campaign's progress from its recipients by state: planned (everyone not skipped), waiting
+    (scheduled), sent (reached: sent, delivered or read), delivered (delivered or read), read,
+    replied, failed, skipped, cancelled."""
+    s = {state: by_state.get(state, 0) for state in ("scheduled", "sent", "delivered", "read", "failed", "skipped", "cancelled")}
+    return {"planned": recipients - s["skipped"], "waiting": s["scheduled"], "sent": s["sent"] + s["delivered"] + s["read"],
+            "delivered": s["delivered"] + s["read"], "read": s["read"], "replied": replied, "failed": s["failed"],
+            "skipped": s["skipped"], "cancelled": s["cancelled"]}
+
+
+REASON_TEXT = {
+    NO_OVERLAP: "the campaign window misses the contact's allowed hours",
+    EMPTY_IN_ZONE: "the campaign window falls in a clock change in the contact's zone",
+    "invalid_timezone": "the contact's time zone is not valid",
+    "window_passed": "the campaign window had already passed in the contact's zone",
+    "no_rep_on_channel": "no rep of the team (or the pool) works the channel",
+    "conversation_of_another_team": "the contact talks to a rep of another team",
+    "conversation_with_rep_outside_pool": "the contact's conversation is with a rep outside the rep pool",
+    "opted_out": "opted out",
+    "opted_out_channel": "opted out of this channel",
+    "not_opted_in": "has not opted in to marketing on this channel",
+    "whatsapp_24h_window": "WhatsApp's 24-hour window is closed: a template is needed",
+    "campaign_window_passed": "the contact's campaign window ended before the message could go",
+    "campaign_cancelled": "campaign cancelled",
+}
+
+
+def reason_text(code: str) -> str:
+    """A recipient's stored reason (a code, or already a sentence) as a sentence."""
+    return REASON_TEXT.get(code, code.replace("_", " ") if code and " " not in code else code)
+
+
+def _label(instant: datetime, tz: str, now: datetime) -> str:
+    try:
+        zone = ZoneInfo(validate_tz(tz))
+    except ValueError:
+        return f"{instant:%Y-%m-%d %H:%M} UTC"
+    local, today = instant.astimezone(zone), now.astimezone(zone).date()
+    return f"{local:%H:%M} {tz}" if local.date() == today else f"{local:%Y-%m-%d %H:%M} {tz}"
+
+
+def recipient_why(*, state: str, reason: str, clip: str, message_status: str | None, defer_reason: str, error_title: str,
+                  due_at: datetime | None, window_start: datetime | None, tz: str, now: datetime) -> str:
+    """Why a recipient waits, or why it was skipped, failed or cancelled, in words: what the
+    recipients table shows. A waiting recipient says what its message waits for (the dispatcher's
+    deferral reason, else the contact's window or the rep's capacity); the others their reason."""
+    if state == "scheduled":
+        if message_status == "deferred" and defer_reason:
+            return defer_reason
+        if message_status in ("failed", "cancelled"):
+            return reason_text(error_title or message_status)
+        if message_status == "sending":
+            return "sending now"
+        if due_at is not None and due_at > now:
+            if window_start is not None and due_at <= window_start:
+                return f"outside the contact's hours until {_label(due_at, tz, now)}"
+            return f"the rep's capacity is promised until then: planned for {_label(due_at, tz, now)}"
+        narrowed = f" ({reason})" if clip == "narrowed" and reason else ""
+        return f"due now, queued to send{narrowed}"
+    if state in ("skipped", "failed", "cancelled"):
+        return reason_text(reason) or state
+    return ""

@@ -4,9 +4,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import date, datetime
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractHour, TruncHour
 
+from campaigns import rules as campaign_rules
 from campaigns.models import Campaign, CampaignRecipient
 from core.errors import AccessDenied
 from inbox.models import Contact, Message
@@ -36,6 +37,15 @@ def campaigns_for(user) -> QuerySet[Campaign]:
 def campaign_teams(campaign: Campaign) -> frozenset[int] | None:
     """The teams whose contacts and reps the campaign uses: its own, or every one (None) without."""
     return None if campaign.team_id is None else frozenset({campaign.team_id})
+
+
+def campaign_pool(campaign: Campaign) -> frozenset[int] | None:
+    """The ids of the reps the campaign sends through (its rep pool); None: no pool, any of its
+    team's reps on the channel."""
+    if campaign.pk is None:
+        return None
+    ids = frozenset(campaign.reps.values_list("id", flat=True))
+    return ids or None
 
 
 def contact_campaigns(*, user, contact_id: int) -> list[dict]:
@@ -96,12 +106,16 @@ def reachable_on(contacts: QuerySet[Contact], channel) -> QuerySet[Contact]:
 # ---- reps and their capacity -----------------------------------------------------------------
 
 
-def channel_rep_channels(channel_id: int, *, teams: frozenset[int] | None) -> list[SalesRepChannel]:
+def channel_rep_channels(channel_id: int, *, teams: frozenset[int] | None,
+                         pool: frozenset[int] | None = None) -> list[SalesRepChannel]:
     """The channel's rep-channels whose rep can work (active user) and is in one of `teams`
-    (None: any team, or none): a campaign sends only on its own team's reps' capacity."""
+    (None: any team, or none), and in the campaign's rep `pool` if it has one: a campaign sends
+    only on its own team's (pool's) reps' capacity."""
     rep_channels = SalesRepChannel.objects.filter(channel_id=channel_id, rep__user__is_active=True)
     if teams is not None:
         rep_channels = rep_channels.filter(rep__team_id__in=teams)
+    if pool is not None:
+        rep_channels = rep_channels.filter(rep_id__in=pool)
     return list(rep_channels.select_related("rep", "channel").order_by("rep_id"))
 
 
@@ -172,10 +186,48 @@ def _effective_states(recipients: QuerySet[CampaignRecipient]) -> tuple[Counter,
     return states, reasons
 
 
-def campaign_stats(campaign: Campaign) -> dict:
+def campaign_progress(campaign: Campaign) -> dict:
+    """The campaign's figures the console keeps live (the `campaign.progress` payload): recipients
+    by effective state, the progress figures (rules.progress_figures), reasons, replies, next send."""
     recipients = CampaignRecipient.objects.filter(campaign=campaign)
     states, reasons = _effective_states(recipients)
     by_state = {state: states.get(state, 0) for state in CampaignRecipient.State.values}
+    total = sum(by_state.values())
+    replied = recipients.filter(replied_at__isnull=False).count()
+    first = recipients.filter(state="scheduled").aggregate(at=Min("window_start"))["at"]
+    return {
+        "campaign_id": campaign.id,
+        "team_id": campaign.team_id,
+        "status": campaign.status,
+        "recipients": total,
+        "by_state": by_state,
+        "progress": campaign_rules.progress_figures(by_state=by_state, recipients=total, replied=replied),
+        "reasons": {state: dict(counter.most_common()) for state, counter in sorted(reasons.items()) if counter},
+        "replied": replied,
+        "next_send_at": first.isoformat() if first else None,
+    }
+
+
+def campaign_recipients(campaign: Campaign, *, state: str = "", step: int | None = None) -> QuerySet[CampaignRecipient]:
+    """The campaign's recipients, best leads first, each with its message's state (message_id is no
+    foreign key: recipients are written in bulk) and the contact's zone, for the reason shown."""
+    message = Message.objects.filter(pk=OuterRef("message_id"))
+    rows = (CampaignRecipient.objects.filter(campaign=campaign).select_related("contact", "rep")
+            .annotate(message_status=Subquery(message.values("status")[:1]),
+                      message_defer_reason=Subquery(message.values("defer_reason")[:1]),
+                      message_error_title=Subquery(message.values("error_title")[:1]),
+                      message_due_at=Subquery(message.values("due_at")[:1])))
+    if state:
+        rows = rows.filter(state=state)
+    if step is not None:
+        rows = rows.filter(step=step)
+    return rows.order_by("-contact__lead_score", "id")
+
+
+def campaign_stats(campaign: Campaign) -> dict:
+    recipients = CampaignRecipient.objects.filter(campaign=campaign)
+    live = campaign_progress(campaign)
+    by_state = live["by_state"]
     clips = dict(recipients.exclude(clip="").values_list("clip").annotate(n=Count("id")).order_by())
     steps = {str(step): n for step, n in recipients.values_list("step").annotate(n=Count("id")).order_by("step")}
     reps = {rep.id: rep.full_name for rep in SalesRep.objects.filter(pk__in=recipients.values("rep_id"))}
@@ -191,19 +243,19 @@ def campaign_stats(campaign: Campaign) -> dict:
               .order_by("hour"))
     reached = sum(by_state[s] for s in REACHED)
     delivered = by_state["delivered"] + by_state["read"]
-    first = recipients.filter(state="scheduled").aggregate(at=Min("window_start"))["at"]
     return {
         "campaign_id": campaign.id,
         "name": campaign.name,
         "status": campaign.status,
-        "recipients": sum(by_state.values()),
+        "recipients": live["recipients"],
         "by_state": by_state,
-        "reasons": {state: dict(counter.most_common()) for state, counter in sorted(reasons.items()) if counter},
+        "progress": live["progress"],
+        "reasons": live["reasons"],
         "clip": {kind: clips.get(kind, 0) for kind in CampaignRecipient.Clip.values},
         "by_step": steps,
-        "replied": recipients.filter(replied_at__isnull=False).count(),
+        "replied": live["replied"],
         "delivery_rate": round(delivered / reached, 4) if reached else None,
-        "next_send_at": first.isoformat() if first else None,
+        "next_send_at": live["next_send_at"],
         "per_rep": list(per_rep.values()),
         "per_hour": [{"hour": row["hour"].isoformat(), "sent": row["sent"], "delivered": row["delivered"], "read": row["read"]}
                      for row in hourly],

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
+from campaigns.rules import recipient_why
 from campaigns.validation import normalize_audience
 from inbox.models import Template
-from salesreps.models import Channel, Team
+from salesreps.models import Channel, SalesRep, Team
 
 
 class WallClockField(serializers.DateTimeField):
@@ -72,11 +74,14 @@ class CampaignWriteSerializer(serializers.ModelSerializer):
     daily_cap = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=2**31 - 1)
     steps = StepSerializer(many=True, required=False)
     slots = SlotSerializer(many=True, required=False)
+    reps = serializers.PrimaryKeyRelatedField(
+        queryset=SalesRep.objects.all(), many=True, required=False,
+        help_text="The rep pool: only these reps of the campaign's team send it. Empty: every rep of the team on the channel.")
 
     class Meta:
         model = Campaign
         fields = ["name", "channel", "team", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap", "steps",
-                  "slots"]
+                  "slots", "reps"]
 
     def validate_audience(self, value):
         try:
@@ -101,19 +106,33 @@ class CampaignSerializer(serializers.ModelSerializer):
     class Meta:
         model = Campaign
         fields = ["id", "name", "channel", "team", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap",
-                  "status", "created_by", "created_at", "started_at", "finished_at", "steps", "slots"]
+                  "status", "created_by", "created_at", "started_at", "finished_at", "steps", "slots", "reps"]
         read_only_fields = fields
 
 
 class RecipientSerializer(serializers.ModelSerializer):
+    """A recipient as campaigns.selectors.campaign_recipients reads it (with its message's state)."""
+
     contact_name = serializers.CharField(source="contact.name", read_only=True)
+    contact_timezone = serializers.CharField(source="contact.timezone", read_only=True)
     lead_score = serializers.IntegerField(source="contact.lead_score", read_only=True)
+    rep_name = serializers.CharField(source="rep.full_name", read_only=True, default="")
+    message_status = serializers.CharField(read_only=True, allow_null=True, default=None)
+    due_at = serializers.DateTimeField(source="message_due_at", read_only=True, allow_null=True, default=None)
+    why = serializers.SerializerMethodField(help_text="Why the recipient waits, or was skipped, failed or cancelled, in words.")
 
     class Meta:
         model = CampaignRecipient
-        fields = ["id", "contact", "contact_name", "lead_score", "step", "channel", "rep", "state", "reason", "clip", "slot",
-                  "window_start", "window_end", "message_id", "attempts", "sent_at", "replied_at"]
+        fields = ["id", "contact", "contact_name", "contact_timezone", "lead_score", "step", "channel", "rep", "rep_name", "state",
+                  "reason", "why", "clip", "slot", "window_start", "window_end", "message_id", "message_status", "due_at", "attempts",
+                  "sent_at", "replied_at"]
         read_only_fields = fields
+
+    def get_why(self, row: CampaignRecipient) -> str:
+        return recipient_why(state=row.state, reason=row.reason, clip=row.clip, message_status=getattr(row, "message_status", None),
+                             defer_reason=getattr(row, "message_defer_reason", "") or "",
+                             error_title=getattr(row, "message_error_title", "") or "", due_at=getattr(row, "message_due_at", None),
+                             window_start=row.window_start, tz=row.contact.timezone, now=self.context.get("now") or timezone.now())
 
 
 class PlanResultSerializer(serializers.Serializer):
@@ -143,6 +162,8 @@ class StatsSerializer(serializers.Serializer):
     status = serializers.CharField()
     recipients = serializers.IntegerField()
     by_state = serializers.DictField(child=serializers.IntegerField())
+    progress = serializers.DictField(child=serializers.IntegerField(),
+                                     help_text="planned, waiting, sent, delivered, read, replied, failed, skipped, cancelled")
     reasons = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()))
     clip = serializers.DictField(child=serializers.IntegerField())
     by_step = serializers.DictField(child=serializers.IntegerField())

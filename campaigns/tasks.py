@@ -2,6 +2,7 @@
 from celery import shared_task
 
 from campaigns.services.campaigns import campaigns_advance
+from campaigns.services.progress import pending_progress_drain
 from campaigns.services.reports import stats_email_send
 from campaigns.services.scores import contacts_rescore, pending_rescore_drain
 from campaigns.services.sequences import followups_plan
@@ -28,7 +29,6 @@ def plan_followups() -> int:
     return followups_plan()
 
 
-
 @shared_task(ignore_result=True)
 def rescore_contacts(contact_ids: list[int]) -> int:
     return len(contacts_rescore(contact_ids=contact_ids))
@@ -37,3 +37,9 @@ def rescore_contacts(contact_ids: list[int]) -> int:
 @shared_task(ignore_result=True)
 def rescore_pending() -> int:
     return pending_rescore_drain()
+
+
+@shared_task(ignore_result=True)
+def publish_progress() -> int:
+    """Woken by the first mark of a campaign whose figures changed (and swept by beat)."""
+    return pending_progress_drain()

@@ -21,4 +21,5 @@ app.conf.beat_schedule = {
     "campaigns-recycle-slots": {"task": "campaigns.tasks.recycle_slots", "schedule": 60.0},
     "campaigns-rescore-pending": {"task": "campaigns.tasks.rescore_pending", "schedule": 30.0},
     "campaigns-plan-followups": {"task": "campaigns.tasks.plan_followups", "schedule": 60.0},
+    "campaigns-publish-progress": {"task": "campaigns.tasks.publish_progress", "schedule": 30.0},
 }

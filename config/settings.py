@@ -237,6 +237,8 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "salesreps.models.ChannelKind",
         "ConversationStatusEnum": "inbox.models.Conversation.Status",
         "MessageStatusEnum": "inbox.models.Message.Status",
+        # A rep's role appears in /api/me/, /api/reps/ and the operator's people API: one enum for all.
+        "SalesRepRoleEnum": "salesreps.models.SalesRep.Role",
     },
 }
 

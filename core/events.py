@@ -77,7 +77,8 @@ class PresencePayload(TypedDict):
 
 class TypingPayload(TypedDict):
     conversation_id: int
-    rep_id: int
+    rep_id: int | None  # None: an admin without a rep
+    name: str  # the typist's display name, shown as "Maya is typing…"
 
 
 class ActivityPayload(TypedDict):
@@ -97,6 +98,23 @@ class ActivityPayload(TypedDict):
     performed_at: str | None
 
 
+class CampaignProgressPayload(TypedDict):
+    """A campaign's figures as they are now, to the managers of its team and the admins, sent after
+    the change commits and coalesced (a burst of sends and statuses is one event): campaigns.services.progress.
+    `progress` holds planned, waiting, sent, delivered, read, replied, failed, skipped, cancelled;
+    `reasons` the counts by reason of skipped, failed and cancelled recipients."""
+
+    campaign_id: int
+    team_id: int | None
+    status: str
+    recipients: int
+    by_state: dict[str, int]
+    progress: dict[str, int]
+    reasons: dict[str, dict[str, int]]
+    replied: int
+    next_send_at: str | None
+
+
 EVENTS: dict[str, type] = {
     "message.created": MessagePayload,
     "message.updated": MessagePayload,
@@ -107,6 +125,7 @@ EVENTS: dict[str, type] = {
     "conversations.changed": ConversationsChangedPayload,
     "rep.presence": PresencePayload,
     "activity.updated": ActivityPayload,
+    "campaign.progress": CampaignProgressPayload,
     "typing": TypingPayload,
 }
 # Ephemeral events are not stored and carry no seq.

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 
 from core.events import ConversationPayload, MessagePayload
 from inbox.models import Conversation, Message
+from inbox.rules import ReplyWindow
 
 
 def _iso(value) -> str | None:
@@ -52,6 +53,11 @@ def conversation_payload(conversation: Conversation) -> ConversationPayload:
         "last_message_preview": conversation.last_message_preview,
         "last_inbound_at": _iso(conversation.last_inbound_at),
     }
+
+
+def reply_window_payload(window: ReplyWindow) -> dict:
+    return {"applies": window.applies, "open": window.open, "last_inbound_at": _iso(window.last_inbound_at),
+            "closes_at": _iso(window.closes_at)}
 
 
 _PAYLOAD_VALUES = ("id", "contact_id", "contact__name", "contact__phone", "contact__email", "channel_id", "channel__kind",

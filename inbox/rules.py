@@ -1,4 +1,5 @@
-"""Pure inbox rules: assignment (DESIGN.md "Assignment"), a contact's quiet hours, where a phone number places a person."""
+"""Pure inbox rules: assignment (DESIGN.md "Assignment"), a contact's quiet hours, where a phone number places a person,
+WhatsApp's 24-hour window."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,3 +79,32 @@ def phone_place(e164: str) -> tuple[str, str]:
 def not_after(at: datetime, now: datetime) -> datetime:
     """A platform's timestamp, clamped to now: a clock in the future must not pin a conversation."""
     return min(at, now)
+
+
+REPLY_WINDOW = timedelta(hours=24)
+# Channels whose free-form text is allowed only within REPLY_WINDOW of the person's last message
+# there (Messenger and Instagram have their own, tag-dependent rule in inbox.sending.meta_window).
+TEMPLATE_AFTER_WINDOW = ("whatsapp",)
+
+
+@dataclass(frozen=True)
+class ReplyWindow:
+    applies: bool  # the channel has the rule at all
+    open: bool  # free text may go now
+    last_inbound_at: datetime | None  # the person's last message on the channel (any conversation)
+    closes_at: datetime | None  # when free text stops (None: never opened)
+
+
+def reply_window_open(*, last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Within 24 hours of the person's last message on the channel."""
+    return last_inbound_at is not None and now - last_inbound_at <= REPLY_WINDOW
+
+
+def reply_window(*, channel_kind: str, last_inbound_at: datetime | None, now: datetime) -> ReplyWindow:
+    """WhatsApp's customer-service window (DESIGN.md "24-hour window"), as the composer shows it and
+    the send decision (inbox.sending.whatsapp_window) applies it."""
+    closes_at = last_inbound_at + REPLY_WINDOW if last_inbound_at is not None else None
+    if channel_kind not in TEMPLATE_AFTER_WINDOW:
+        return ReplyWindow(applies=False, open=True, last_inbound_at=last_inbound_at, closes_at=closes_at)
+    return ReplyWindow(applies=True, open=reply_window_open(last_inbound_at=last_inbound_at, now=now),
+                       last_inbound_at=last_inbound_at, closes_at=closes_at)

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.search import SearchQuery
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from core.errors import AccessDenied
 from inbox.models import ActivityRequest, Contact, ContactIdentity, Conversation, Message, Template
+from inbox.rules import ReplyWindow, reply_window
 from salesreps.selectors import is_manager_or_admin, managed_team_ids, rep_of, reps_for, team_watchers
 
 
@@ -241,6 +244,22 @@ def contact_channels(*, user, contact_id: int) -> list[dict]:
         out.append({"channel_id": identity.channel_id, "channel_kind": identity.channel.kind, "external_id": identity.external_id,
                     "conversation_id": conversation_id, "conversation_status": status})
     return out
+
+
+def last_inbound_on_channels(*, contact_ids: Iterable[int], channel_ids: Iterable[int]) -> dict[tuple[int, int], datetime | None]:
+    """The person's last message per (contact, channel), over all their conversations on that channel
+    (a resolved one and the new one alike): the platforms' 24-hour windows are per person and channel."""
+    rows = (Conversation.objects.filter(contact_id__in=set(contact_ids), channel_id__in=set(channel_ids))
+            .values("contact_id", "channel_id").annotate(last=Max("last_inbound_at")))
+    return {(r["contact_id"], r["channel_id"]): r["last"] for r in rows}
+
+
+def conversation_reply_window(conversation: Conversation, *, now: datetime | None = None) -> ReplyWindow:
+    """WhatsApp's 24-hour window for replying in this conversation (its channel loaded), from the
+    person's last message on the channel in any of their conversations."""
+    last = last_inbound_on_channels(contact_ids=[conversation.contact_id], channel_ids=[conversation.channel_id])
+    return reply_window(channel_kind=conversation.channel.kind, now=now or timezone.now(),
+                        last_inbound_at=last.get((conversation.contact_id, conversation.channel_id)))
 
 
 def activity_requests_for(user) -> QuerySet[ActivityRequest]:

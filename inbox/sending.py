@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from inbox.rules import is_quiet, quiet_ends
+from inbox.rules import REPLY_WINDOW, is_quiet, quiet_ends, reply_window, reply_window_open
 from salesreps import rules
 from salesreps.rules import Capacity, Window, local_label
 
@@ -171,19 +171,19 @@ def rep_channel_present(f: SendFacts) -> Answer:
     return None, ()
 
 
-WINDOW = timedelta(hours=24)
+WINDOW = REPLY_WINDOW
 HUMAN_AGENT_WINDOW = timedelta(days=7)
 META_MESSAGING = ("messenger", "instagram")
 
 
 def window_open(f: SendFacts) -> bool:
     """Inside the platform's 24-hour window of the person's last message on this channel."""
-    last = f.channel_last_inbound_at
-    return last is not None and f.now - last <= WINDOW
+    return reply_window_open(last_inbound_at=f.channel_last_inbound_at, now=f.now)
 
 
 def whatsapp_window(f: SendFacts) -> Answer:
-    if f.channel_kind == "whatsapp" and not f.has_template and not window_open(f):
+    window = reply_window(channel_kind=f.channel_kind, last_inbound_at=f.channel_last_inbound_at, now=f.now)
+    if window.applies and not window.open and not f.has_template:
         return Decision("fail", "whatsapp_24h_window",
                         "WhatsApp's 24-hour window has closed: free text is refused, send a template"), ()
     return None, ()

@@ -148,6 +148,15 @@ class ShiftViewSet(_RepScoped, mixins.ListModelMixin, mixins.RetrieveModelMixin,
         self.check_write()
         serializer.instance = services.shift_update(shift=serializer.instance, **serializer.validated_data)
 
+    def destroy(self, request, *args, **kwargs):
+        """Take the date override off (the week applies that date again). A shift that activities
+        were recorded against stays, no longer planned (200 with it); otherwise 204."""
+        shift = self.get_object()
+        self.check_write()
+        if services.shift_delete(shift=shift) == "unplanned":
+            return Response(self.get_serializer(WorkingShift.objects.get(pk=shift.pk)).data)
+        return Response(status=204)
+
 
 class RepScheduleView(_RepScoped, APIView):
     """GET/PUT /api/reps/<rep_pk>/schedule/: the rep's weekly schedule as one document (time zone,

@@ -35,7 +35,7 @@ class RepCreateSerializer(serializers.Serializer):
                                       error_messages={"invalid": "use letters, digits and @ . + - _ only"})
     full_name = serializers.CharField(max_length=200)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    role = serializers.ChoiceField(choices=SalesRep.Role.values, default=SalesRep.Role.REP)
+    role = serializers.ChoiceField(choices=SalesRep.Role.choices, default=SalesRep.Role.REP)
     team = serializers.IntegerField(required=False, allow_null=True, default=None)
     password = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False,
                                      help_text="Blank: one is generated and answered once.")
@@ -43,7 +43,7 @@ class RepCreateSerializer(serializers.Serializer):
 
 class RepUpdateSerializer(serializers.Serializer):
     full_name = serializers.CharField(max_length=200, required=False)
-    role = serializers.ChoiceField(choices=SalesRep.Role.values, required=False)
+    role = serializers.ChoiceField(choices=SalesRep.Role.choices, required=False)
     team = serializers.IntegerField(required=False, allow_null=True)
     is_active = serializers.BooleanField(required=False)
 
@@ -106,8 +106,10 @@ def teams(request):
 
 
 def _rep_channel(rc: SalesRepChannel) -> dict:
+    """rc.rep loaded with it (select_related): `zone` falls back to the rep's when the override is blank."""
     return {"id": rc.id, "rep": rc.rep_id, "rep_name": rc.rep.full_name, "sandbox": rc.sandbox,
-            "is_available": rc.is_available, "max_daily_capacity": rc.max_daily_capacity, "timezone": rc.timezone}
+            "is_available": rc.is_available, "max_daily_capacity": rc.max_daily_capacity, "timezone": rc.zone,
+            "timezone_override": rc.timezone}
 
 
 @extend_schema(summary="The reps on a channel, with their sandbox switch (admins)", responses={200: OpenApiTypes.OBJECT})

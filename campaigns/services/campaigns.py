@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.db.models.functions import Greatest
@@ -28,6 +28,7 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, Campaign
 from campaigns.selectors import audience_contacts, campaign_message_ids, campaign_teams, channel_rep_channels
 from campaigns.services.expansion import campaign_expand
 from campaigns.services.planning import ZONE_BEHIND, PlanResult
+from campaigns.services.progress import campaign_progress_changed
 from campaigns.services.sequences import followups_pending
 from campaigns.validation import missing_variables, normalize_audience
 from core.logs import entity_log
@@ -35,7 +36,7 @@ from inbox.models import Template
 from inbox.sending import PAUSED_CODE, PAUSED_REASON, PAUSED_UNTIL
 from inbox.services.batches import messages_park, messages_requeue, messages_withdraw
 from inbox.services.outbound import message_enqueue
-from salesreps.models import Channel, Team
+from salesreps.models import Channel, SalesRep, Team
 from salesreps.selectors import managed_team_ids
 
 log = entity_log("campaigns")
@@ -80,8 +81,26 @@ def _check_channel(channel: Channel, teams: frozenset[int] | None, what: str = "
         raise ValueError(f"{what} {channel.name!r} has no reps: add a rep to it before running a campaign")
 
 
-def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], audience_required: bool = True) -> None:
-    """Every problem of a campaign's input, raised as ValueError naming it (the API answers 400)."""
+def _check_pool(campaign: Campaign, reps: list[SalesRep], teams: frozenset[int] | None) -> None:
+    """The rep pool holds reps of the campaign's team only, and one of them at least works its
+    channel; raised as a ValidationError on `reps` naming the rep (the API answers 400)."""
+    if not reps:
+        return
+    for rep in sorted(reps, key=lambda r: r.id):
+        if teams is not None and rep.team_id not in teams:
+            raise ValidationError({"reps": [f"rep {rep.id} ({rep.full_name}) is not a rep of the campaign's team: "
+                                            "choose the pool among your team's reps"]})
+    working = {rc.rep_id for rc in channel_rep_channels(campaign.channel_id, teams=teams)}
+    if not working & {rep.id for rep in reps}:
+        names = ", ".join(f"{rep.id} ({rep.full_name})" for rep in sorted(reps, key=lambda r: r.id))
+        raise ValidationError({"reps": [f"no rep of the pool ({names}) works channel {campaign.channel.name!r}: "
+                                        "add one who does, or leave the pool empty"]})
+
+
+def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], audience_required: bool = True,
+                   reps: list[SalesRep] | None = None) -> None:
+    """Every problem of a campaign's input, raised as ValueError naming it (the API answers 400);
+    a rep pool outside the team as a ValidationError on `reps`."""
     if not campaign.name.strip():
         raise ValueError("name is empty")
     if campaign.end_at <= campaign.start_at:
@@ -95,6 +114,7 @@ def campaign_check(*, campaign: Campaign, steps: list[dict], slots: list[dict], 
     _check_content(what="campaign", text=campaign.text, template=campaign.template, variables=campaign.variables, required=True)
     teams = campaign_teams(campaign)
     _check_channel(campaign.channel, teams)
+    _check_pool(campaign, list(reps or []), teams)
     numbers = sorted(s["number"] for s in steps)
     if numbers != list(range(1, len(steps) + 1)):
         raise ValueError(f"steps must be numbered 1, 2, 3… without gaps (got {numbers})")
@@ -157,9 +177,11 @@ def campaign_create(*, user, data: dict) -> Campaign:
     campaign = Campaign(created_by=user if user and user.is_authenticated else None, team=_campaign_team(user, data.get("team")),
                         **{k: data[k] for k in CAMPAIGN_FIELDS if k in data})
     campaign.text = campaign.text or ""
-    campaign_check(campaign=campaign, steps=steps, slots=slots)
+    reps = list(data.get("reps") or [])
+    campaign_check(campaign=campaign, steps=steps, slots=slots, reps=reps)
     campaign.save()
     _write_children(campaign, steps, slots)
+    campaign.reps.set(reps)
     log.info("campaign created", campaign=campaign.id, by_user=getattr(user, "id", None))
     return campaign
 
@@ -186,10 +208,13 @@ def campaign_update(*, campaign_id: int, data: dict) -> Campaign:
     current_steps = [{"number": s.number, "delay_hours": s.delay_hours, "channel": s.channel, "text": s.text,
                       "template": s.template, "stop_on": s.stop_on} for s in campaign.steps.select_related("channel", "template")]
     current_slots = [{"start_at": s.start_at, "end_at": s.end_at} for s in campaign.slots.all()]
+    reps = data.get("reps")
     campaign_check(campaign=campaign, steps=current_steps if steps is None else steps,
-                   slots=current_slots if slots is None else slots)
+                   slots=current_slots if slots is None else slots, reps=list(campaign.reps.all()) if reps is None else reps)
     campaign.save()
     _write_children(campaign, steps, slots)
+    if reps is not None:
+        campaign.reps.set(reps)
     log.info("campaign updated", campaign=campaign.id)
     return campaign
 
@@ -218,7 +243,7 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None,
         steps = [{"number": s.number, "delay_hours": s.delay_hours, "channel": s.channel, "text": s.text,
                   "template": s.template, "stop_on": s.stop_on} for s in campaign.steps.select_related("channel", "template")]
         slots = [{"start_at": s.start_at, "end_at": s.end_at} for s in campaign.slots.all()]
-        campaign_check(campaign=campaign, steps=steps, slots=slots)
+        campaign_check(campaign=campaign, steps=steps, slots=slots, reps=list(campaign.reps.all()))
         if wall_clock(campaign.end_at) + ZONE_BEHIND <= now.astimezone(UTC).replace(tzinfo=None):
             raise ValueError("the campaign window has already passed in every time zone: move end_at later")
         result = campaign_expand(campaign=campaign, now=now, progress=progress, on_total=on_total)
@@ -227,6 +252,7 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None,
             raise ValueError(f"no contact of the audience can be reached in the campaign window ({reasons})")
         campaign.status, campaign.started_at = Campaign.Status.SCHEDULED, now
         campaign.save(update_fields=["status", "started_at", "audience"])
+        campaign_progress_changed(campaign_ids=[campaign.id])
         message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
     log.info("campaign started", campaign=campaign.id, scheduled=result.scheduled, skipped=result.skipped,
              **{f"excluded_{reason}": n for reason, n in result.excluded.items()})
@@ -245,6 +271,7 @@ def campaign_pause(*, campaign_id: int) -> int:
                            reason=PAUSED_REASON)
     campaign.status = Campaign.Status.PAUSED
     campaign.save(update_fields=["status"])
+    campaign_progress_changed(campaign_ids=[campaign.id])
     log.info("campaign paused", campaign=campaign.id, messages=parked)
     return parked
 
@@ -261,6 +288,7 @@ def campaign_resume(*, campaign_id: int, now: datetime | None = None) -> int:
     reached = CampaignRecipient.objects.filter(campaign=campaign, sent_at__isnull=False).exists()
     campaign.status = Campaign.Status.RUNNING if reached else Campaign.Status.SCHEDULED
     campaign.save(update_fields=["status"])
+    campaign_progress_changed(campaign_ids=[campaign.id])
     message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
     log.info("campaign resumed", campaign=campaign.id, messages=requeued)
     return requeued
@@ -276,6 +304,7 @@ def campaign_cancel(*, campaign_id: int, now: datetime | None = None) -> int:
     CampaignRecipient.objects.filter(campaign=campaign, state="scheduled").update(state="cancelled", reason="campaign cancelled")
     campaign.status, campaign.finished_at = Campaign.Status.CANCELLED, now
     campaign.save(update_fields=["status", "finished_at"])
+    campaign_progress_changed(campaign_ids=[campaign.id])
     log.info("campaign cancelled", campaign=campaign.id, messages=withdrawn)
     return withdrawn
 
@@ -313,7 +342,10 @@ def campaigns_advance(*, now: datetime | None = None) -> dict[str, int]:
     moved = {"running": 0, "completed": 0}
     scheduled_rows = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), state="scheduled")
     started = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), window_start__lte=now)
-    moved["running"] = Campaign.objects.filter(pk__in=live, status="scheduled").filter(Exists(started)).update(status="running")
+    opened = list(Campaign.objects.filter(pk__in=live, status="scheduled").filter(Exists(started)).values_list("id", flat=True))
+    with transaction.atomic():
+        moved["running"] = Campaign.objects.filter(pk__in=opened, status="scheduled").update(status="running")
+        campaign_progress_changed(campaign_ids=opened)
     for campaign in Campaign.objects.filter(pk__in=live).exclude(Exists(scheduled_rows)).order_by("id"):
         with transaction.atomic():
             locked = _locked(campaign.id)
@@ -323,6 +355,7 @@ def campaigns_advance(*, now: datetime | None = None) -> dict[str, int]:
                 continue
             locked.status, locked.finished_at = Campaign.Status.COMPLETED, now
             locked.save(update_fields=["status", "finished_at"])
+            campaign_progress_changed(campaign_ids=[locked.id])
             moved["completed"] += 1
             log.info("campaign completed", campaign=locked.id)
     return moved

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.services.planning import INVALID_TIMEZONE, Row, Span, Target, WindowPlanner, campaign_spans, followup_span
+from campaigns.services.progress import campaign_progress_changed
 from core.logs import entity_log
 from inbox.sending import (
     CampaignFacts,
@@ -107,6 +108,8 @@ def campaign_send_facts(*, message, now: datetime) -> CampaignFacts | None:
 def campaign_send_apply(*, message, decision: Decision, now: datetime) -> None:
     """The campaign writes a decision asked for, in the decision's transaction."""
     recipients = CampaignRecipient.objects.filter(pk=message.campaign_recipient_id)
+    if any(isinstance(effect, RecipientCancel | RecipientSkip) for effect in decision.effects):
+        campaign_progress_changed(campaign_ids=recipients.values_list("campaign_id", flat=True))
     for effect in decision.effects:
         if isinstance(effect, RecipientCancel):
             recipients.filter(state="scheduled").update(state="cancelled", reason="campaign cancelled")

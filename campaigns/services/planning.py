@@ -20,7 +20,8 @@ from django.db import connection
 
 from campaigns import rules
 from campaigns.models import Campaign, CampaignRecipient, CampaignSlot, CampaignStep, wall_clock
-from campaigns.selectors import campaign_teams, channel_rep_channels, rep_capacity_days
+from campaigns.selectors import campaign_pool, campaign_teams, channel_rep_channels, rep_capacity_days
+from campaigns.services.progress import campaign_progress_changed
 from campaigns.validation import placeholders
 from core.copy import copy_insert, copy_update, reserve_ids
 from inbox.models import Message, Template
@@ -37,6 +38,7 @@ INVALID_TIMEZONE = "invalid_timezone"
 WINDOW_PASSED = "window_passed"
 NO_REP = "no_rep_on_channel"
 OTHER_TEAM = "conversation_of_another_team"
+OUTSIDE_POOL = "conversation_with_rep_outside_pool"
 
 TARGET_FIELDS = ("id", "timezone", "allowed_start", "allowed_end", "lead_score", "owner_id",
                  "name", "phone", "email", "country", "language")
@@ -213,10 +215,12 @@ class BodyRenderer:
 # ---- reps ------------------------------------------------------------------------------------
 
 
-def rep_days(*, channel: Channel, teams: frozenset[int] | None, start: datetime, end: datetime, now: datetime) -> dict[int, list]:
-    """Each of the channel's reps of `teams` (None: any) → their shift days within [start, end) with sends left."""
+def rep_days(*, channel: Channel, teams: frozenset[int] | None, start: datetime, end: datetime, now: datetime,
+             pool: frozenset[int] | None = None) -> dict[int, list]:
+    """Each of the channel's reps of `teams` (None: any), of the rep `pool` if there is one → their
+    shift days within [start, end) with sends left."""
     return {rc.rep_id: rep_capacity_days(rep_channel=rc, start=start, end=end, now=now)
-            for rc in channel_rep_channels(channel.id, teams=teams)}
+            for rc in channel_rep_channels(channel.id, teams=teams, pool=pool)}
 
 
 def _skip_other_teams(rows: list[Row], conversations: dict[int, tuple[int, int | None]], teams: frozenset[int]) -> list[Row]:
@@ -230,6 +234,16 @@ def _skip_other_teams(rows: list[Row], conversations: dict[int, tuple[int, int |
     for row in rows:
         if conversations.get(row.target.contact_id, (None, None))[1] in foreign:
             row.window, row.clip, row.reason = None, rules.SKIPPED, OTHER_TEAM
+    return [row for row in rows if row.window is not None]
+
+
+def _skip_outside_pool(rows: list[Row], conversations: dict[int, tuple[int, int | None]], pool: frozenset[int]) -> list[Row]:
+    """With a rep pool, only its reps send: a contact whose active conversation on the channel is
+    held by a rep outside the pool is skipped with OUTSIDE_POOL (a conversation keeps its rep)."""
+    for row in rows:
+        rep_id = conversations.get(row.target.contact_id, (None, None))[1]
+        if rep_id is not None and rep_id not in pool:
+            row.window, row.clip, row.reason = None, rules.SKIPPED, OUTSIDE_POOL
     return [row for row in rows if row.window is not None]
 
 
@@ -328,16 +342,19 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
     result = PlanResult()
     number = step.number if step else 0
     teams = campaign_teams(campaign)
+    pool = campaign_pool(campaign)
     live = [row for row in rows if row.window is not None]
     weights: dict[int, int] = {}
     days: dict[int, list] = {}
     if live:
         start = min(row.window[0] for row in live)
         end = max(row.window[1] for row in live)
-        days = rep_days(channel=channel, teams=teams, start=start, end=end, now=now)
+        days = rep_days(channel=channel, teams=teams, start=start, end=end, now=now, pool=pool)
         weights = {rep_id: sum(left for _, left in rep_days_) for rep_id, rep_days_ in days.items()}
         if not weights:
             if require_reps:
+                if pool is not None:
+                    raise ValueError(f"no rep of the campaign's pool works channel {channel.name!r}: change the pool")
                 raise ValueError(f"channel {channel.name!r} has no reps: add a rep to it before sending")
             for row in live:
                 row.window, row.clip, row.reason = None, rules.SKIPPED, NO_REP
@@ -348,6 +365,8 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
     conversations = _active_conversations(channel, [row.target.contact_id for row in live])
     if teams is not None and live:
         live = _skip_other_teams(live, conversations, teams)
+    if pool is not None and live:
+        live = _skip_outside_pool(live, conversations, pool)
     own_content = step is not None and bool(step.text or step.template_id)
     renderer = BodyRenderer(text=step.text if own_content else campaign.text,
                             template=step.template if own_content else campaign.template, variables=campaign.variables)
@@ -398,4 +417,5 @@ def plan_rows(*, campaign: Campaign, channel: Channel, step: CampaignStep | None
         if progress:
             progress(len(replanned))
     messages_insert_planned(rows=messages)
+    campaign_progress_changed(campaign_ids=[campaign.id])
     return result

@@ -18,6 +18,7 @@ from campaigns.models import Campaign, CampaignRecipient, CampaignStep
 from campaigns.rules import SKIPPED
 from campaigns.selectors import campaign_teams
 from campaigns.services.planning import INVALID_TIMEZONE, TARGET_FIELDS, Row, Target, WindowPlanner, followup_span, plan_rows
+from campaigns.services.progress import campaign_progress_changed
 from core.logs import entity_log
 from inbox.models import ContactIdentity
 from inbox.services.batches import messages_withdraw
@@ -125,6 +126,8 @@ def _plan_step(campaign: Campaign, step: CampaignStep, now: datetime) -> tuple[i
             planned = Row(target, None, SKIPPED, INVALID_TIMEZONE, not_before=not_before)
         by_channel[channel.id].append((channel, planned))
     CampaignRecipient.objects.bulk_create(stopped, ignore_conflicts=True)
+    if stopped:
+        campaign_progress_changed(campaign_ids=[campaign.id])
     planned_count = 0
     for items in by_channel.values():
         channel = items[0][0]
@@ -167,11 +170,12 @@ def sequence_stop(*, contact_id: int, at: datetime | None, reason: str = "contac
     """Every follow-up still to go to the contact, in any campaign, is withdrawn now. The message
     rows are taken with skip_locked: one a worker is sending right now is held by decide()."""
     pending = list(CampaignRecipient.objects.filter(contact_id=contact_id, step__gt=0, state="scheduled")
-                   .values_list("id", "message_id"))
+                   .values_list("id", "message_id", "campaign_id"))
     if not pending:
         return 0
-    message_ids = [m for _, m in pending if m]
+    message_ids = [m for _, m, _ in pending if m]
     with transaction.atomic():
+        campaign_progress_changed(campaign_ids=[c for _, _, c in pending])
         messages_withdraw(message_ids=message_ids, reason=f"sequence stopped: {reason}", at=at or timezone.now(), skip_locked=True)
-        return CampaignRecipient.objects.filter(pk__in=[r for r, _ in pending], state="scheduled").update(state="cancelled",
+        return CampaignRecipient.objects.filter(pk__in=[r for r, _, _ in pending], state="scheduled").update(state="cancelled",
                                                                                                            reason=reason)

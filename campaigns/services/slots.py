@@ -13,6 +13,7 @@ from campaigns.selectors import PENDING_MESSAGE, audience_contacts, reachable_on
 from campaigns.services.campaigns import PAUSED_CODE
 from campaigns.services.dispatch import recipient_replan, target_of
 from campaigns.services.planning import BATCH, Span, WindowPlanner, campaign_spans, plan_rows, targets_from
+from campaigns.services.progress import campaign_progress_changed
 from core.logs import entity_log
 from inbox.models import Conversation, Message
 from inbox.services.batches import messages_lock_waiting, messages_replan
@@ -64,6 +65,7 @@ def recipients_recycle(*, now: datetime | None = None, limit: int = 20000) -> di
                     counts["recycled"] += 1
                 moved.append(recipient)
             CampaignRecipient.objects.bulk_update(moved, ["state", "reason", "clip", "window_start", "window_end", "slot"])
+            campaign_progress_changed(campaign_ids=[r.campaign_id for r in moved])
             messages_replan(deferred=deferred, withdrawn=withdrawn, code="contact_window")
     if counts["recycled"] or counts["skipped"]:
         log.info("recipients recycled", **counts)

@@ -28,7 +28,8 @@ from inbox.api.serializers import (
     StatusSerializer,
 )
 from inbox.models import Conversation
-from inbox.selectors import contact_channels, conversation_counts, conversation_list
+from inbox.payloads import reply_window_payload
+from inbox.selectors import contact_channels, conversation_counts, conversation_list, conversation_reply_window
 from inbox.services.conversations import (
     conversation_assign,
     conversation_get_for,
@@ -48,6 +49,13 @@ CONVERSATION_EXAMPLE = OpenApiExample("A conversation", response_only=True, valu
                 "tags": ["vip"]},
     "channel": {"id": 3, "name": "WhatsApp Sales", "kind": "whatsapp"},
     "rep": {"id": 5, "full_name": "Grace Hopper"},
+})
+DETAIL_EXAMPLE = OpenApiExample("A conversation, in detail", response_only=True, value={
+    **CONVERSATION_EXAMPLE.value,
+    "contact_channels": [{"channel_id": 3, "channel_kind": "whatsapp", "external_id": "447700900123",
+                          "conversation_id": 42, "conversation_status": "open"}],
+    "reply_window": {"applies": True, "open": True, "last_inbound_at": "2025-03-01T09:30:00+00:00",
+                     "closes_at": "2025-03-02T09:30:00+00:00"},
 })
 FILTER_PARAMETERS = [
     OpenApiParameter("status", str, enum=Conversation.Status.values),
@@ -89,14 +97,16 @@ class ConversationViewSet(viewsets.ViewSet):
         return Response(paged(PAGER, request, qs, _shape))
 
     @extend_schema(
-        parameters=[id_param()], summary="One conversation, with every channel its contact is known on",
+        parameters=[id_param()],
+    summary="One conversation, with every channel its contact is known on and WhatsApp's 24-hour window",
         responses={200: ConversationDetailSerializer, **ERRORS_404},
-        examples=[CONVERSATION_EXAMPLE],
+        examples=[DETAIL_EXAMPLE],
     )
     def retrieve(self, request, pk: str):
         conversation = conversation_get_for(user=request.user, conversation_id=int(pk))
-        return Response({**_shape(conversation), "contact_channels": contact_channels(user=request.user,
-                                                                                     contact_id=conversation.contact_id)})
+        return Response({**_shape(conversation),
+                         "contact_channels": contact_channels(user=request.user, contact_id=conversation.contact_id),
+                         "reply_window": reply_window_payload(conversation_reply_window(conversation))})
 
     @extend_schema(
         parameters=[id_param()],

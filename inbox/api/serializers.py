@@ -406,6 +406,15 @@ class ConversationCountsSerializer(serializers.Serializer):
     by_status = StatusCountsSerializer()
 
 
+class ReplyWindowSerializer(serializers.Serializer):
+    applies = serializers.BooleanField(help_text="The channel allows free text only within 24 h of the person's last message (WhatsApp).")
+    open = serializers.BooleanField(help_text="Free text may be sent now; when false, only a template goes.")
+    last_inbound_at = serializers.DateTimeField(allow_null=True, help_text="The person's last message on this channel, "
+                                                "in any of their conversations there.")
+    closes_at = serializers.DateTimeField(allow_null=True, help_text="When free text stops (null: the person never wrote here).")
+
+
 class ConversationDetailSerializer(ConversationSerializer):
     contact_channels = ContactChannelSerializer(many=True, help_text="Every channel the same person is known on: "
                                                 "one contact timeline at /api/contacts/{contact_id}/timeline/.")
+    reply_window = ReplyWindowSerializer(help_text="WhatsApp's 24-hour window for free text, computed by the server.")

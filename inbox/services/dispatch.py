@@ -27,15 +27,15 @@ from datetime import date, datetime
 import httpx
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 
 from core.copy import copy_update
 from core.logs import entity_log
 from core.realtime import emit_each
 from inbox import hooks, sending
-from inbox.models import ContactIdentity, Conversation, DeliveryAttempt, Message
+from inbox.models import ContactIdentity, DeliveryAttempt, Message
 from inbox.payloads import message_payload
-from inbox.selectors import audiences_of
+from inbox.selectors import audiences_of, last_inbound_on_channels
 from inbox.services import delivery
 from inbox.services.contacts import identity_record
 from inbox.services.statuses import statuses_pending_apply
@@ -120,10 +120,8 @@ def _message_activities(rep_channels: list[SalesRepChannel]) -> dict[int, SalesR
 
 def _last_inbound(messages: list[Message]) -> dict[tuple[int, int], datetime | None]:
     """The person's last message per channel, over all their conversations there."""
-    rows = (Conversation.objects.filter(contact_id__in={m.conversation.contact_id for m in messages},
-                                        channel_id__in={m.channel_id for m in messages})
-            .values("contact_id", "channel_id").annotate(last=Max("last_inbound_at")))
-    return {(r["contact_id"], r["channel_id"]): r["last"] for r in rows}
+    return last_inbound_on_channels(contact_ids={m.conversation.contact_id for m in messages},
+                                    channel_ids={m.channel_id for m in messages})
 
 
 def _facts(message: Message, rep_channel: SalesRepChannel | None, counts: _Counts | None, last_inbound, now: datetime) -> sending.SendFacts:

@@ -228,8 +228,10 @@ def message_compose(*, user, conversation_id: int, text: str = "", template_id: 
 
 
 def typing_notify(*, user, conversation_id: int) -> None:
+    """Tells the others who may see the conversation (its audience, decided now) who is typing, by name."""
     conversation = conversation_get_for(user=user, conversation_id=conversation_id)
     rep = rep_of(user)
+    name = (rep.full_name if rep else "") or user.get_full_name() or user.get_username()
     audience = [u for u in audience_user_ids(conversation) if u != user.id]
     with transaction.atomic():
-        emit("typing", {"conversation_id": conversation.id, "rep_id": rep.id if rep else None}, audience)
+        emit("typing", {"conversation_id": conversation.id, "rep_id": rep.id if rep else None, "name": name}, audience)

@@ -76,10 +76,13 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
 
 
 class FakeGraph:
-    """A loopback stand-in for Meta's Graph API: media ids → a download URL, which needs the token."""
+    """A loopback stand-in for Meta's Graph API: media ids → a download URL, which needs the token.
+    Every id is the photo unless `serve` gave it a file of its own."""
 
     def __init__(self):
         self.asked: list[tuple[str, str]] = []
+        self.files: dict[str, tuple[bytes, str]] = {}  # path → (body, content type)
+        self.media: dict[str, str] = {}  # media id → path
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,7 +95,10 @@ class FakeGraph:
                 if not public and self.headers.get("Authorization") != "Bearer wa-token":
                     body, status, kind = b'{"error": {"message": "bad token"}}', 401, "application/json"
                 elif self.path.startswith("/v21.0/"):
-                    body, status, kind = json.dumps({"url": f"{graph.url}/files/photo.png"}).encode(), 200, "application/json"
+                    path = graph.media.get(self.path.removeprefix("/v21.0/"), "/files/photo.png")
+                    body, status, kind = json.dumps({"url": f"{graph.url}{path}"}).encode(), 200, "application/json"
+                elif self.path in graph.files:
+                    (body, kind), status = graph.files[self.path], 200
                 elif self.path == "/files/photo.png":
                     body, status, kind = PNG, 200, "image/png"
                 elif self.path == "/files/page.svg":
@@ -108,6 +114,9 @@ class FakeGraph:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def serve(self, media_id: str, path: str, body: bytes, content_type: str) -> None:
+        self.media[media_id], self.files[path] = path, (body, content_type)
 
     def close(self):
         self.server.shutdown()

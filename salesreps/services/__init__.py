@@ -25,14 +25,14 @@ from salesreps.services.schedules import (
     schedule_timezone_check,
     schedule_week_check,
 )
-from salesreps.services.shifts import shift_create, shift_update
+from salesreps.services.shifts import shift_create, shift_delete, shift_update
 
 __all__ = [
     "SECRET_KEYS", "CapacityRefused", "Performed", "ShiftIssue", "records_release", "shift_errors_record",
     "shifts_materialize", "activities_record_unchecked", "activity_check", "activity_record",
     "activity_record_unchecked", "allowance_for", "allowances_store",
     "allowance_store", "channel_create", "channel_name_taken", "channel_update", "rep_channel_create", "rep_channel_update",
-    "rep_presence_changed", "rep_save", "rep_set_availability", "rep_set_role", "reps_delete", "secrets_merged", "shift_create",
+    "rep_presence_changed", "rep_save", "rep_set_availability", "rep_set_role", "reps_delete", "secrets_merged", "shift_create", "shift_delete",
     "shift_error_record", "shift_update", "teams_delete",
     "rep_schedule_set", "schedule_time_off_check", "schedule_timezone_check", "schedule_week_check",
 ]

@@ -37,6 +37,22 @@ def shift_create(*, rep: SalesRep, date: date, number: int = 1, **fields) -> Wor
 
 
 @transaction.atomic
+def shift_delete(*, shift: WorkingShift) -> str:
+    """Take a date override off: the rep's week applies on that date again. A shift the day's
+    ledger rows or shift errors hang on stays as a materialized shift (planned false: it no longer
+    overrides the week), so nothing recorded is lost; otherwise the row goes. Returns what was done."""
+    shift = WorkingShift.objects.select_for_update(of=("self",)).get(pk=shift.pk)
+    if shift.records.exists() or shift.errors.exists():
+        shift.planned = False
+        shift.save(update_fields=["planned"])
+        log.info("shift override withdrawn", rep=shift.rep_id, shift=shift.id, kept_for="ledger")
+        return "unplanned"
+    shift.delete()
+    log.info("shift deleted", rep=shift.rep_id, date=shift.date, number=shift.number)
+    return "deleted"
+
+
+@transaction.atomic
 def shift_update(*, shift: WorkingShift, **fields) -> WorkingShift:
     shift = WorkingShift.objects.select_for_update(of=("self",)).select_related("rep").get(pk=shift.pk)
     for name, value in fields.items():

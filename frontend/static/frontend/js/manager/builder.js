@@ -148,7 +148,7 @@ export function CampaignBuilder({ options }) {
       <${Field} id="c-channel" label="Channel">
         <select id="c-channel" required value=${f.channel} onChange=${set("channel")}>
           ${options.channels.map((c) => html`<option value=${c.id}>${c.name} (${c.kind})</option>`)}</select></${Field}>
-      ${channel && html`<p class="mc-muted mc-wide" id="rep-pool">Sent by the channel's reps of your team, spread by remaining capacity:
+      ${channel && html`<p class="mc-muted mc-wide" id="rep-pool">Sent by the channel's reps of your team, spread by remaining capacity:${" "}
         ${channel.reps.map((r) => `${r.full_name}${r.available ? "" : " (unavailable)"}`).join(", ")}</p>`}
       <div class="mc-field mc-wide" role="radiogroup" aria-label="Message kind">
         <label><input type="radio" name="mode" value="text" checked=${f.mode === "text"} onChange=${set("mode")} /> Free text</label>

@@ -1,10 +1,14 @@
 // Campaigns: the list, and one campaign's page — start, pause, resume, cancel; live progress
 // (planned, sent, delivered, read, replied, failed, skipped with reasons), the funnel, per-rep
-// figures and the recipients page by page. Socket frames about messages re-read the figures.
+// figures and the recipients page by page, each with why it waits or was skipped. The socket's
+// `campaign.progress` frames carry the figures themselves: they are applied as they come, and
+// the recipients page and per-rep figures are re-read (throttled) behind them.
 import { html, useState, useEffect, useMemo, api, errorText, Notice, useLoad, useLive, throttle, when } from "./ui.js";
 import { CampaignFunnel } from "./insights.js";
 
-const LIVE = new Set(["message.created", "message.updated", "messages.changed", "conversations.changed"]);
+// What a `campaign.progress` frame replaces in the figures read over REST (/stats/).
+const PROGRESS_KEYS = ["status", "recipients", "by_state", "progress", "reasons", "replied", "next_send_at"];
+const pick = (obj, keys) => Object.fromEntries(keys.filter((k) => k in obj).map((k) => [k, obj[k]]));
 const PAGE = 20;
 const wall = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "–");
 
@@ -22,14 +26,11 @@ export function CampaignList() {
   </section>`;
 }
 
-function Progress({ stats }) {
-  const s = stats.by_state;
-  const tiles = [
-    ["planned", stats.recipients - s.skipped], ["waiting", s.scheduled], ["sent", s.sent + s.delivered + s.read],
-    ["delivered", s.delivered + s.read], ["read", s.read], ["replied", stats.replied], ["failed", s.failed],
-    ["skipped", s.skipped], ["cancelled", s.cancelled],
-  ];
-  return html`<div class="mc-tiles" id="campaign-progress" aria-live="polite">
+const TILES = ["planned", "waiting", "sent", "delivered", "read", "replied", "failed", "skipped", "cancelled"];
+
+function Progress({ stats, source }) {
+  const tiles = TILES.map((name) => [name, stats.progress[name] ?? 0]);
+  return html`<div class="mc-tiles" id="campaign-progress" aria-live="polite" data-source=${source}>
     ${tiles.map(([name, value]) => html`<div class="mc-tile" key=${name} data-stat=${name}>
       <span class="mc-tile-value">${value}</span><span class="mc-tile-name">${name}</span></div>`)}
   </div>`;
@@ -42,6 +43,9 @@ function Reasons({ stats }) {
     ${entries.flatMap(([state, reasons]) => Object.entries(reasons).map(([reason, n]) =>
       html`<li key=${state + reason}><strong>${n}</strong> ${state}: ${reason.replaceAll("_", " ")}</li>`))}</ul></div>`;
 }
+
+const STATES = [["scheduled", "waiting"], ["sent", "sent"], ["delivered", "delivered"], ["read", "read"], ["failed", "failed"],
+  ["skipped", "skipped"], ["cancelled", "cancelled"]];
 
 function Recipients({ campaignId, version }) {
   const [offset, setOffset] = useState(0);
@@ -56,14 +60,15 @@ function Recipients({ campaignId, version }) {
   return html`<section class="mc-card" aria-labelledby="recipients-title">
     <div class="mc-row mc-spread"><h2 id="recipients-title">Recipients</h2>
       <label>State <select value=${state} onChange=${(e) => { setState(e.target.value); setOffset(0); }}>
-        <option value="">all</option>${["scheduled", "sent", "delivered", "read", "failed", "skipped", "cancelled"].map((s) => html`<option value=${s}>${s}</option>`)}
+        <option value="">all</option>${STATES.map(([s, label]) => html`<option value=${s}>${label}</option>`)}
       </select></label></div>
     <${Notice} message=${error} kind="error" />
     ${page && html`<div class="mc-scroll"><table class="mc-table" id="recipients">
-      <thead><tr><th scope="col">Contact</th><th scope="col">Score</th><th scope="col">Step</th><th scope="col">State</th>
-        <th scope="col">Reason</th><th scope="col">Planned window</th><th scope="col">Sent</th><th scope="col">Replied</th></tr></thead>
-      <tbody>${page.results.map((r) => html`<tr key=${r.id}><td>${r.contact_name}</td><td>${r.lead_score}</td><td>${r.step}</td>
-        <td><span class=${`mc-chip mc-status-${r.state}`}>${r.state}</span></td><td>${r.reason.replaceAll("_", " ")}</td>
+      <thead><tr><th scope="col">Contact</th><th scope="col">Score</th><th scope="col">Step</th><th scope="col">Rep</th><th scope="col">State</th>
+        <th scope="col">Why</th><th scope="col">Planned window</th><th scope="col">Sent</th><th scope="col">Replied</th></tr></thead>
+      <tbody>${page.results.map((r) => html`<tr key=${r.id} data-state=${r.state}><td>${r.contact_name}</td><td>${r.lead_score}</td><td>${r.step}</td>
+        <td>${r.rep_name || "–"}</td><td><span class=${`mc-chip mc-status-${r.state}`}>${r.state === "scheduled" ? "waiting" : r.state}</span></td>
+        <td class="mc-why">${r.why || "–"}</td>
         <td>${r.window_start ? `${when(r.window_start)} – ${when(r.window_end)}` : "–"}</td><td>${when(r.sent_at)}</td><td>${when(r.replied_at)}</td></tr>`)}</tbody>
     </table></div>
     <nav class="mc-row" aria-label="Recipient pages">
@@ -93,18 +98,33 @@ function Actions({ campaign, act, busy }) {
 export function CampaignDetail({ id }) {
   const [campaign, setCampaign] = useState(null);
   const [stats, setStats] = useState(null);
+  const [source, setSource] = useState("rest");
   const [version, setVersion] = useState(0);
   const [said, setSaid] = useState({ message: "", kind: "info" });
   const [busy, setBusy] = useState(false);
   const load = async () => {
     try {
       const [c, s] = await Promise.all([api(`/api/campaigns/${id}/`), api(`/api/campaigns/${id}/stats/`)]);
-      setCampaign(c); setStats(s); setVersion((v) => v + 1);
+      setCampaign(c); setStats(s); setSource("rest"); setVersion((v) => v + 1);
     } catch (err) { setSaid({ message: errorText(err), kind: "error" }); }
   };
   useEffect(() => { setCampaign(null); setStats(null); load(); }, [id]);
-  const refresh = useMemo(() => throttle(load, 600), [id]);
-  useLive((frame) => { if (LIVE.has(frame.event) || frame.event === "reconnected") refresh(); }, [refresh]);
+  // Behind the live figures: the recipients page and what the frame does not carry (per rep, per hour).
+  const behind = useMemo(() => throttle(async () => {
+    try {
+      const fresh = await api(`/api/campaigns/${id}/stats/`);
+      setStats((s) => (s ? { ...fresh, ...pick(s, PROGRESS_KEYS) } : fresh));
+      setVersion((v) => v + 1);
+    } catch (_) { /* the next frame or a reconnect reads again */ }
+  }, 2000), [id]);
+  useLive((frame) => {
+    if (frame.event === "reconnected") { load(); return; }
+    if (frame.event !== "campaign.progress" || String(frame.data.campaign_id) !== String(id)) return;
+    setStats((s) => s && { ...s, ...pick(frame.data, PROGRESS_KEYS) });
+    setCampaign((c) => c && { ...c, status: frame.data.status });
+    setSource("socket");
+    behind();
+  }, [id, behind]);
   const act = async (what) => {
     setBusy(true);
     try {
@@ -142,7 +162,7 @@ export function CampaignDetail({ id }) {
       <${Actions} campaign=${campaign} act=${act} busy=${busy} />
       <${Notice} message=${said.message} kind=${said.kind} id="campaign-said" />
       <h3>Progress <span class="mc-muted">(live)</span></h3>
-      <${Progress} stats=${stats} />
+      <${Progress} stats=${stats} source=${source} />
       ${stats.next_send_at && html`<p class="mc-muted">Next planned send: ${when(stats.next_send_at)}</p>`}
       <${Reasons} stats=${stats} />
     </section>

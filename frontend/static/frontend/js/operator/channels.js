@@ -82,7 +82,7 @@ function Connect({ channel, info, reloadInfo }) {
     ${info.handshake && html`<div class="op-field"><span class="op-label">Verify token</span>
       ${token ? html`<${CopyField} id="verify-token" label="New verify token (shown once)" value=${token} />`
               : html`<p>${info.verify_token_set ? "Set (secrets are never shown again)." : "Not set: the platform's subscription check will fail."}
-                  <button type="button" class="op-button" onClick=${generate}>${info.verify_token_set ? "Generate a new one" : "Generate one"}</button></p>`}
+                  ${" "}<button type="button" class="op-button" onClick=${generate}>${info.verify_token_set ? "Generate a new one" : "Generate one"}</button></p>`}
     </div>`}
     ${info.channel_header && html`<${CopyField} id="channel-header" label="X-Switchboard-Channel header" value=${info.channel_header} />`}
     <p><span class="op-label">Routing key</span> <span class="op-mono">${info.routing_key || "not set"}</span></p>
@@ -144,7 +144,7 @@ function Events({ channel, version }) {
     <button type="button" class="op-button" onClick=${reload}>Refresh</button>
     <${Notice} message=${error} kind="error" /><${Notice} message=${said} />
     ${events && (events.results.length === 0 ? html`<p>No webhook has arrived yet.</p>` : html`
-    <${Scroll} label="Table of webhook events"><table class="op-table" id="events">
+    <${Scroll} label="Table of webhook events"><table class="op-table op-stack" id="events">
       <thead><tr><th scope="col">#</th><th scope="col">Received</th><th scope="col">State</th><th scope="col">What</th><th scope="col">Error</th><th scope="col"><span class="op-sr">Action</span></th></tr></thead>
       <tbody>${events.results.map((e) => html`<tr key=${e.id} data-event=${e.id} data-state=${e.unrouted ? "unrouted" : e.state}>
         <td>${e.id}</td><td>${timeLabel(e.received_at)}</td><td><${StateBadge} state=${e.state} unrouted=${e.unrouted} /></td>

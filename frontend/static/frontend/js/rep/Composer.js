@@ -59,6 +59,15 @@ export function Composer({ state, c }) {
   const closed = w.applies && !w.open;
   const freeTextBlocked = closed && !template;
 
+  // Outside the window only a template goes: WhatsApp's approved ones first.
+  const suggested = closed ? [...state.templates].sort((a, b) => Number(!a.whatsapp_name) - Number(!b.whatsapp_name)).slice(0, 3) : [];
+
+  function pick(id) {
+    setTemplateId(id);
+    setValues({});
+    setError("");
+  }
+
   useEffect(() => {
     if (textarea.current && !textarea.current.disabled) textarea.current.focus();
     else if (picker.current) picker.current.focus();
@@ -114,12 +123,15 @@ export function Composer({ state, c }) {
     .filter(Boolean);
 
   return html`<form id="composer" class="composer" onSubmit=${(e) => { e.preventDefault(); send(); }}>
-    ${closed ? html`<p id="window-hint" class="hint" role="status">
-      WhatsApp's 24-hour window is closed${w.closesAt ? ` (since ${new Date(w.closesAt).toLocaleString()})` : ""}: free text cannot be sent. Pick a template to write to this contact.
-      ${template ? null : html` <button type="button" class="link" onClick=${() => picker.current.focus()}>Choose a template</button>`}</p>` : null}
+    ${closed ? html`<div id="window-hint" class="hint" role="status">
+      <p>WhatsApp's 24-hour window is closed${w.closesAt ? ` (since ${new Date(w.closesAt).toLocaleString()})` : ": this person has not written on this channel"}:
+        free text cannot be sent. Pick a template to write to this contact.</p>
+      ${template || !suggested.length ? null : html`<p class="suggest">Suggested:
+        ${suggested.map((t) => html` <button type="button" class="link" key=${t.id} onClick=${() => pick(String(t.id))}>Use ${t.name}</button>`)}</p>`}
+    </div>` : null}
     <div class="template-row">
       <label for="template">Template</label>
-      <select id="template" ref=${picker} value=${templateId} onChange=${(e) => { setTemplateId(e.target.value); setValues({}); setError(""); }}>
+      <select id="template" ref=${picker} value=${templateId} onChange=${(e) => pick(e.target.value)}>
         <option value="">${closed ? "Free text (window closed)" : "Free text"}</option>
         ${state.templates.map((t) => html`<option value=${String(t.id)}>${t.name}</option>`)}
       </select>

@@ -16,9 +16,16 @@ function Attachment({ m }) {
     return html`<a class="media" href=${mediaUrl(m)} target="_blank" rel="noopener">
       <img src=${mediaUrl(m)} alt=${m.body ? `Image: ${m.body}` : "Image sent in the conversation"} loading="lazy" /></a>`;
   }
-  if (type === "audio" || type === "voice") return html`<audio class="media" controls preload="none" src=${mediaUrl(m)}>Audio attachment</audio>`;
-  if (type === "video") return html`<video class="media" controls preload="none" src=${mediaUrl(m)}>Video attachment</video>`;
-  return html`<a class="media document" href=${mediaUrl(m)} download>Download the ${type || "attachment"}</a>`;
+  // Players load only the file's start (its length, a first frame), through the same proxy.
+  if (type === "audio" || type === "voice") {
+    return html`<audio class="media" controls preload="metadata" src=${mediaUrl(m)} aria-label=${m.body ? `Audio: ${m.body}` : "Audio message"}>
+      <a href=${mediaUrl(m)} download>Download the audio</a></audio>`;
+  }
+  if (type === "video") {
+    return html`<video class="media" controls preload="metadata" playsinline src=${mediaUrl(m)} aria-label=${m.body ? `Video: ${m.body}` : "Video message"}>
+      <a href=${mediaUrl(m)} download>Download the video</a></video>`;
+  }
+  return html`<a class="media document" href=${mediaUrl(m)} download><span aria-hidden="true">📄 </span>Download the ${type || "attachment"}</a>`;
 }
 
 export function Message({ m, highlighted }) {

@@ -65,7 +65,10 @@ function Messages({ state }) {
     if (!el) return;
     const nearBottom = before.current.height - before.current.top - el.clientHeight < 120;
     if (t.scroll === "bottom" || (t.scroll === "bottom-if-near" && nearBottom)) el.scrollTop = el.scrollHeight;
-    else if (t.scroll === "keep" && before.current.top < 40 && el.scrollHeight > before.current.height) {
+    else if (t.scroll === "older") {
+      el.scrollTop = before.current.top + el.scrollHeight - before.current.height;  // the page went in above: the view stays still
+      setThread({ scroll: "keep" });
+    } else if (t.scroll === "keep" && before.current.top < 40 && el.scrollHeight > before.current.height) {
       el.scrollTop = before.current.top + el.scrollHeight - before.current.height;  // older page added above
     } else if (t.scroll === "highlight" && t.highlight) {
       const target = el.querySelector(`[data-id="${t.highlight}"]`);
@@ -83,7 +86,9 @@ function Messages({ state }) {
     }
     items.push(html`<${Message} key=${m.id} m=${m} highlighted=${m.id === t.highlight} />`);
   }
-  return html`<div id="thread" class="thread" ref=${box} aria-live="polite" aria-relevant="additions">
+  // Reaching the top loads the page before it; the button does the same by keyboard.
+  const onScroll = (e) => { if (e.currentTarget.scrollTop < 80 && t.older && !t.loadingOlder) loadOlder(); };
+  return html`<div id="thread" class="thread" ref=${box} aria-live="polite" aria-relevant="additions" onScroll=${onScroll}>
     ${t.older ? html`<button type="button" class="link older" onClick=${loadOlder} disabled=${t.loadingOlder}>
       ${t.loadingOlder ? "Loading…" : "Show earlier"}</button>` : null}
     ${items}
@@ -92,8 +97,10 @@ function Messages({ state }) {
 
 function Typing({ state }) {
   if (!state.typing || state.typing.conversationId !== state.current) return html`<p id="typing" class="muted typing" aria-live="polite"></p>`;
+  // The server names the typist; the manager's rep list is the fallback for an older frame.
   const rep = state.reps.find((r) => r.id === state.typing.repId);
-  return html`<p id="typing" class="muted typing" aria-live="polite">${rep ? `${rep.full_name} is typing…` : "A teammate is typing…"}</p>`;
+  const name = state.typing.name || (rep && rep.full_name) || "A teammate";
+  return html`<p id="typing" class="muted typing" aria-live="polite">${name} is typing…</p>`;
 }
 
 export function Thread({ state }) {

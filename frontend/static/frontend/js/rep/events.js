@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { contactName } from "./format.js";
 import { loadConversations, refreshCounts, upsertConversations, wantConversation } from "./list.js";
 import { state, update } from "./store.js";
-import { applyChanges, openConversation, upsertMessage } from "./thread.js";
+import { applyChanges, openConversation, refreshCurrent, upsertMessage } from "./thread.js";
 
 let todayTimer = null;
 let typingTimer = null;
@@ -27,6 +27,16 @@ export async function reloadAll() {
   if (state.current) await openConversation(state.current, { keepScroll: true });
 }
 
+// The person wrote on the open conversation's channel (in it, or in another of their conversations
+// there) after the window the server last computed: its 24-hour window is computed again.
+function opensWindow(data) {
+  const c = state.current && state.conversations.get(state.current);
+  if (!c || !c.reply_window || !data.last_inbound_at) return false;
+  if (data.contact_id !== c.contact_id || data.channel_id !== c.channel_id) return false;
+  const known = c.reply_window.last_inbound_at;
+  return !known || Date.parse(data.last_inbound_at) > Date.parse(known);
+}
+
 export function onEvent({ event, data }) {
   if (event === "message.created" || event === "message.updated") {
     if (data.direction === "out" && (data.status === "sent" || event === "message.created")) refreshToday();
@@ -45,10 +55,11 @@ export function onEvent({ event, data }) {
     upsertConversations(data.conversations);  // opened or assigned in bulk (a campaign planned): one render
   } else if (event === "conversation.created" || event === "conversation.updated") {
     upsertConversations([data]);
+    if (opensWindow(data)) refreshCurrent();
   } else if (event === "conversation.assigned") {
     upsertConversations([data.conversation]);
   } else if (event === "typing" && data.conversation_id === state.current) {
-    update({ typing: { conversationId: data.conversation_id, repId: data.rep_id } });
+    update({ typing: { conversationId: data.conversation_id, repId: data.rep_id, name: data.name } });
     clearTimeout(typingTimer);
     typingTimer = setTimeout(() => update({ typing: null }), 3000);
   } else if (event === "rep.presence" && state.me.rep && data.rep_id === state.me.rep.id) {

@@ -11,7 +11,6 @@ export const LIMIT_NAMES = {
   channel_daily: "the channel's daily limit", campaign_cap: "the campaign's daily cap", unavailable: "you are marked unavailable",
   activity_off: "messages are switched off for you on this channel", outside_shift: "outside your shift",
 };
-export const WINDOW_MS = 24 * 3600 * 1000;
 
 export function contactName(c) {
   return c.contact_name || (c.contact && c.contact.name) || `Contact ${c.contact_id}`;
@@ -69,12 +68,14 @@ export function messageState(m) {
   return { label: MESSAGE_STATES[m.status] || m.status, reason: "" };
 }
 
-// WhatsApp's 24-hour customer-service window: free text only within 24 h of the last inbound message.
+// WhatsApp's 24-hour customer-service window, as the server computed it (GET /api/conversations/<id>/
+// `reply_window`: from the person's last message on the channel in any of their conversations). The
+// client only lets the clock run on: an open window closes at `closes_at`. Unknown until the detail is loaded.
 export function windowState(conversation, now = Date.now()) {
-  if (!conversation || conversation.channel_kind !== "whatsapp") return { applies: false };
-  const last = conversation.last_inbound_at ? Date.parse(conversation.last_inbound_at) : null;
-  const closesAt = last === null ? null : last + WINDOW_MS;
-  return { applies: true, open: closesAt !== null && closesAt > now, closesAt };
+  const w = conversation && conversation.reply_window;
+  if (!w || !w.applies) return { applies: false };
+  const closesAt = w.closes_at ? Date.parse(w.closes_at) : null;
+  return { applies: true, open: w.open && closesAt !== null && closesAt > now, closesAt };
 }
 
 function minutes(hhmm) {

@@ -17,7 +17,7 @@ export const state = {
   current: null,
   notice: "",             // shown instead of a thread (reassigned away…)
   thread: { messages: new Map(), older: null, loadingOlder: false, highlight: null, scroll: "bottom" },
-  typing: null,           // { conversationId, repId, until }
+  typing: null,           // { conversationId, repId, name }: cleared 3 s after the last frame
   panel: { open: false, contactId: null, contact: null, campaigns: null, channels: null, error: "" },
   search: { open: false, q: "", results: [], next: null, loading: false, error: "" },
   actionError: "",

@@ -37,6 +37,24 @@ export async function openConversation(id, { keepScroll = false } = {}) {
   if (conversation.unread_count) window.sb.socket.send({ action: "mark_read", conversation_id: id });
 }
 
+// The open conversation's detail again (its 24-hour window moves when the person writes), one
+// request at a time however many events ask.
+let detailFetch = null;
+
+export function refreshCurrent() {
+  const id = state.current;
+  if (!id) return;
+  if (detailFetch) { detailFetch.again = true; return; }
+  detailFetch = { again: false };
+  api(`/api/conversations/${id}/`).then((conversation) => {
+    if (state.current === id) upsertConversations([conversation]);
+  }).catch(() => {}).finally(() => {
+    const again = detailFetch.again;
+    detailFetch = null;
+    if (again) refreshCurrent();
+  });
+}
+
 export function closeThread() {
   update({ current: null, notice: "" });
 }
@@ -51,7 +69,7 @@ export async function loadOlder() {
     if (state.current !== conversationId) return false;
     const messages = new Map(state.thread.messages);
     for (const m of page.results) if (!messages.has(m.id)) messages.set(m.id, m);
-    setThread({ messages: sorted(messages), older: page.next, scroll: "keep" });
+    setThread({ messages: sorted(messages), older: page.next, scroll: "older" });
     return true;
   } finally {
     setThread({ loadingOlder: false });
