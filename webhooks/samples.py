@@ -21,6 +21,7 @@ import httpx
 from django.conf import settings
 
 from platforms import get_adapter, service
+from platforms.base import InboundMessage, RawRequest
 from platforms.common import hmac_hex
 from salesreps.models import Channel
 
@@ -161,6 +162,14 @@ def sample_build(*, channel: Channel, text: str, host: str, who: Contact | None 
                       {"Content-Type": form, "X-Twilio-Signature": _twilio_signature(secret, url, fields)}, url)
     fields = _email_fields(channel, text, who, secret, now)
     return Sample(platform, urlencode(fields).encode(), {"Content-Type": form}, url)
+
+
+def sample_external_id(sample: Sample) -> str:
+    """The platform's id of the sample's message, read by its adapter as the inbox stores it."""
+    request = RawRequest(body=sample.body, headers={k.lower(): v for k, v in sample.headers.items()}, url=sample.signed_url,
+                         content_type=sample.headers.get("Content-Type", ""))
+    items = get_adapter(sample.platform).parse(request=request)
+    return next((item.external_id for item in items if isinstance(item, InboundMessage)), "")
 
 
 @dataclass(frozen=True)

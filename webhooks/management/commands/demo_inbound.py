@@ -6,6 +6,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from inbox.models import Message
 from platforms import ADAPTERS
 from salesreps.models import Channel
 from webhooks import samples
@@ -51,9 +52,9 @@ class Command(BaseCommand):
             raise CommandError(f"POST {delivery.url}: {delivery.detail}")
         self.stdout.write(f"POST {delivery.url} → {delivery.status_code}: {delivery.detail}")
         if delivery.event_id and wait > 0:
-            self._report(delivery.event_id, wait)
+            self._report(delivery.event_id, wait, channel=target, external_id=samples.sample_external_id(sample))
 
-    def _report(self, event_id: int, wait: float) -> None:
+    def _report(self, event_id: int, wait: float, *, channel: Channel, external_id: str) -> None:
         deadline = time.monotonic() + wait
         event = WebhookEvent.objects.filter(pk=event_id).first()
         while event is not None and event.state == "received" and time.monotonic() < deadline:
@@ -64,7 +65,19 @@ class Command(BaseCommand):
         elif event.state == "received":
             self.stdout.write(f"webhook event {event_id} is stored and waits to be processed (is the Celery worker running?)")
         elif event.state == "processed":
-            self.stdout.write(self.style.SUCCESS(f"webhook event {event_id} processed: the message is in the inbox of the "
-                                                 "rep its conversation went to (rep1 or rep2), else in the unassigned queue"))
+            self.stdout.write(self.style.SUCCESS(f"webhook event {event_id} processed: {self._where(channel, external_id)}"))
         else:
             self.stdout.write(self.style.WARNING(f"webhook event {event_id} {event.state}" + (f": {event.error}" if event.error else "")))
+
+    def _where(self, channel: Channel, external_id: str) -> str:
+        """Whose inbox the message is in: assignment picked the rep (the contact's owner, else the
+        available one with the fewest open conversations), or nobody was available."""
+        message = (Message.objects.select_related("conversation__rep__user")
+                   .filter(channel=channel, direction="in", external_id=external_id).first())
+        if message is None:
+            return "no message was stored from it (see the channel's event list on its operator page)"
+        rep = message.conversation.rep
+        if rep is None:
+            return (f"the message is in conversation {message.conversation_id}, unassigned: no rep was available "
+                    "(managers see it on the dashboard)")
+        return f"the message is in the inbox of {rep.full_name} (sign in as {rep.user.username}), conversation {message.conversation_id}"
