@@ -102,12 +102,20 @@ class CampaignSerializer(serializers.ModelSerializer):
     end_at = WallClockField(read_only=True)
     steps = StepSerializer(many=True, read_only=True)
     slots = SlotSerializer(many=True, read_only=True)
+    reps = serializers.SerializerMethodField(help_text="The rep pool's ids (empty: every rep of the team on the channel).")
+    rep_pool = serializers.SerializerMethodField(help_text="The rep pool as [{id, full_name}].")
 
     class Meta:
         model = Campaign
         fields = ["id", "name", "channel", "team", "template", "text", "variables", "audience", "start_at", "end_at", "daily_cap",
-                  "status", "created_by", "created_at", "started_at", "finished_at", "steps", "slots", "reps"]
+                  "status", "created_by", "created_at", "started_at", "finished_at", "steps", "slots", "reps", "rep_pool"]
         read_only_fields = fields
+
+    def get_reps(self, campaign: Campaign) -> list[int]:
+        return sorted(rep.id for rep in campaign.reps.all())
+
+    def get_rep_pool(self, campaign: Campaign) -> list[dict]:
+        return [{"id": rep.id, "full_name": rep.full_name} for rep in sorted(campaign.reps.all(), key=lambda r: (r.full_name, r.id))]
 
 
 class RecipientSerializer(serializers.ModelSerializer):

@@ -1,7 +1,9 @@
 """The manager console: its endpoints (team scope, refusals, bad input) and, in a real browser
 (Playwright driving Debian's Chromium against daphne and a Celery worker), the manager's flows:
-build a campaign with a filter and its live count, start it, watch progress move, pause it; edit a
-rep's week and capacity; the live team board and the charts. Each screen passes axe-core."""
+build a campaign with a filter and its live count and a rep pool, start it, watch progress move
+live from the socket's `campaign.progress` frames, read why a recipient waits, pause it; edit a
+rep's week, add and delete a date override, set capacity; the live team board and the charts.
+Each screen passes axe-core."""
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,7 +20,7 @@ from campaigns.tests.world import make_contact
 from frontend.tests.pages import assert_accessible, login
 from inbox.models import Contact, Conversation, Message, Template
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel, make_team, make_user
-from salesreps.models import SalesRepChannel, WeeklyWindow
+from salesreps.models import SalesRepChannel, WeeklyWindow, WorkingShift
 from webhooks.tests.signing import SECRET, signed
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -197,7 +199,10 @@ def test_a_manager_builds_a_campaign_with_a_live_count_starts_it_watches_it_and_
     page.wait_for_function("() => document.querySelector('#audience-count strong')?.dataset.count === '4'")
     assert "3 reachable on the channel" in page.locator("#audience-count").inner_text()
     assert "1 opted out of this channel" in page.locator("#audience-count").inner_text()
-    assert "Alice" in page.locator("#rep-pool").inner_text()
+    assert "Alice" in page.locator("#rep-pool").inner_text() and "Bob" in page.locator("#rep-pool").inner_text()
+    assert "every rep of your team" in page.locator("#rep-pool-said").inner_text()
+    page.locator("#rep-pool").get_by_label("Alice").check()  # the pool: only Alice sends it
+    page.locator("#rep-pool-said", has_text="Only Alice sends it").wait_for()
     page.locator("#whatsapp-hint").wait_for()  # free text on WhatsApp: the builder says a template is needed
     page.get_by_role("radio", name="Approved template").check()
     page.get_by_label("Message template").select_option(label="spring_offer")
@@ -218,18 +223,24 @@ def test_a_manager_builds_a_campaign_with_a_live_count_starts_it_watches_it_and_
     campaign = Campaign.objects.get(name="Lisbon spring offer")
     assert (campaign.team_id, campaign.audience, campaign.daily_cap, campaign.variables) == (
         w["a"].id, {"tags_any": ["lisbon"]}, 2, {"offer": "spring offer"})
+    assert list(campaign.reps.all()) == [w["alice"]]
+    assert "sent by Alice" in page.locator("#campaign-pool").inner_text()
     step = campaign.steps.get()
     assert (campaign.template.name, step.template.name, step.delay_hours) == ("spring_offer", "spring_nudge", 48)
     page.get_by_role("button", name="Start campaign").click()
     page.locator("#campaign-said", has_text="Started: 3 messages planned").wait_for(timeout=10000)
 
-    # The worker sends two (the daily cap), live: the page is never reloaded, the socket's message
-    # frames make it re-read the figures.
+    # The worker sends two (the daily cap), live: the page is never reloaded and reads no figures on
+    # message frames; the socket's `campaign.progress` frames carry them.
     page.wait_for_function("() => document.querySelector('#campaign-progress [data-stat=sent] .mc-tile-value')?.textContent === '2'",
                            timeout=30000)
+    assert page.locator("#campaign-progress").get_attribute("data-source") == "socket"
     assert _tile(page, "planned") == "3" and _tile(page, "waiting") == "1"
     sent = list(Message.objects.filter(status="sent", conversation__contact__in=w["lisbon"]))
     assert len(sent) == 2
+    alice_wa = SalesRepChannel.objects.get(rep=w["alice"], channel=w["wa"])
+    assert {m.rep_channel_id for m in sent} == {alice_wa.id}  # only the pool's rep sends
+    assert set(CampaignRecipient.objects.filter(campaign=campaign).values_list("rep_id", flat=True)) == {w["alice"].id}
     contact = Contact.objects.get(pk=sent[0].conversation.contact_id)
     _status_webhook(asgi_server, wa_id=contact.phone.lstrip("+"), message_id=sent[0].external_id, status="delivered")
     page.wait_for_function("() => document.querySelector('#campaign-progress [data-stat=delivered] .mc-tile-value')?.textContent === '1'",
@@ -237,6 +248,19 @@ def test_a_manager_builds_a_campaign_with_a_live_count_starts_it_watches_it_and_
     page.locator("#recipients tbody tr").nth(2).wait_for()
     assert page.locator("#recipients tbody tr").count() == 3
     assert "Page 1 of 1 · 3 recipients" in page.locator("#recipients-page").inner_text()
+    # Why the third waits: once the dispatcher has held it for the cap, the table says so.
+    waiting_row = CampaignRecipient.objects.get(campaign=campaign, state="scheduled")
+    deadline = time.monotonic() + 30
+    while Message.objects.get(pk=waiting_row.message_id).defer_code != "campaign_cap" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    page.get_by_label("State").select_option(label="waiting")
+    why = page.locator("#recipients tbody tr[data-state=scheduled] .mc-why")
+    why.filter(has_text="campaign daily cap 2 reached").wait_for(timeout=10000)
+    assert "Page 1 of 1 · 1 recipients" in page.locator("#recipients-page").inner_text()
+    page.get_by_label("State").select_option(label="all")
+    page.locator("#recipients tbody tr").nth(2).wait_for()
+    # behind the live tiles, the per-rep figures are re-read too: Alice sent both
+    page.locator("#per-rep tbody tr", has_text="Alice").locator("td").nth(3).filter(has_text="2").wait_for(timeout=10000)
     assert_accessible(page, context="campaign page")
     page.screenshot(path=str(SCREENSHOTS / "manager-campaign.png"), full_page=True)
 
@@ -300,8 +324,28 @@ def test_a_manager_edits_a_reps_weekly_schedule_and_capacity_and_sees_what_chang
     assert len([r for r in rows if r[0] < 5]) == 10 and rows[0][1].strftime("%H:%M") == "08:00"
     w["alice"].refresh_from_db()
     assert w["alice"].timezone == "Europe/Lisbon"
+    # A date override for today, then deleted: each says what it changes today.
+    lisbon_today = datetime.now(ZoneInfo("Europe/Lisbon")).date().isoformat()
+    overrides = page.locator("section", has=page.get_by_role("heading", name="Date overrides"))
+    overrides.get_by_label("Date", exact=True).fill(lisbon_today)
+    overrides.get_by_label("Day off").check()
+    overrides.get_by_label("Note").fill("dentist")
+    overrides.get_by_role("button", name="Add override").click()
+    page.locator("#override-said", has_text=f"Override for {lisbon_today} saved").wait_for()
+    assert "day off" in page.locator("#override-changes").inner_text()
+    shift = WorkingShift.objects.get(rep=w["alice"], date=lisbon_today)
+    assert shift.is_day_off and shift.planned
+    page.locator("#schedule-today", has_text="day off").wait_for()
     assert_accessible(page, context="schedule editor")
     page.screenshot(path=str(SCREENSHOTS / "manager-schedule.png"), full_page=True)
+    page.get_by_role("button", name=f"Delete override on {lisbon_today}, shift 1").click()
+    page.locator("#override-said", has_text=f"Override for {lisbon_today} deleted").wait_for()
+    changes = page.locator("#override-changes").inner_text()
+    assert "What this changes today" in changes and "day off" in changes  # before: day off; now: the week's windows
+    assert not WorkingShift.objects.filter(pk=shift.pk).exists()
+    page.locator("#overrides").wait_for(state="detached")  # no override left from today on
+    page.locator("#schedule-today", has_text="day off").wait_for(state="detached")
+    assert_accessible(page, context="schedule editor after deleting an override")
 
     page.get_by_label("WhatsApp Sales daily capacity").fill("30")
     page.get_by_label("WhatsApp Sales warm-up start").fill("10")

@@ -171,7 +171,9 @@ MATRIX: dict[str, Entry] = {
         # a rep reads but does not edit their own week; the body's error names the field for those who may
         Req("PUT", "/api/reps/{rep_a}/schedule/", {**scoped(400), "rep_a": 403}, {"timezone": "Mars/Olympus"}),
     ]),
-    "api/reps/{rep_pk}/shifts/{pk}/": Entry("salesreps", [Req("GET", "/api/reps/{rep_a}/shifts/1/", FOREIGN)]),
+    "api/reps/{rep_pk}/shifts/{pk}/": Entry("salesreps", [Req("GET", "/api/reps/{rep_a}/shifts/1/", FOREIGN),
+                                                          # deleting a date override: no such shift, whoever asks
+                                                          Req("DELETE", "/api/reps/{rep_a}/shifts/999999/", everyone(404))]),
     # ---- campaigns (another engineer's): anonymous refused, nothing 5xx (no campaign in this world) -------
     "api/campaigns/": Entry("campaigns", [Req("GET", "/api/campaigns/", FOREIGN), Req("POST", "/api/campaigns/", FOREIGN, {})]),
     # the manager console's builder: managers and admins, in their teams (content: test_scope_matrix)

@@ -226,6 +226,34 @@ def test_duplicate_shift_is_400_naming_number_and_saves_nothing(manager, rep):
     assert client_for(rep.user).post(f"/api/reps/{rep.id}/shifts/", {"date": "2025-03-05"}, format="json").status_code == 403
 
 
+def test_a_manager_deletes_a_date_override_and_the_week_applies_that_day_again(manager, rep, outsider, channel):
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from salesreps.models import ActivityRecord
+
+    client = client_for(manager.user)
+    today = datetime.now(ZoneInfo(rep.timezone or "UTC")).date()
+    off = client.post(f"/api/reps/{rep.id}/shifts/", {"date": today.isoformat(), "is_day_off": True}, format="json").json()
+    assert client.get(f"/api/reps/{rep.id}/schedule/").json()["today"]["day_off"] is True
+    assert client_for(rep.user).delete(f"/api/reps/{rep.id}/shifts/{off['id']}/").status_code == 403  # a rep reads, never edits
+    assert client_for(outsider.user).delete(f"/api/reps/{rep.id}/shifts/{off['id']}/").status_code == 404
+    assert client.delete(f"/api/reps/{rep.id}/shifts/{off['id']}/").status_code == 204
+    assert not WorkingShift.objects.filter(pk=off["id"]).exists()
+    assert client.get(f"/api/reps/{rep.id}/schedule/").json()["today"]["day_off"] is False
+    assert client.delete(f"/api/reps/{rep.id}/shifts/{off['id']}/").status_code == 404
+    # A shift the ledger hangs on stays, no longer planned: it stops overriding the week, nothing recorded is lost.
+    later = date.today() + timedelta(days=3)
+    worked = client.post(f"/api/reps/{rep.id}/shifts/", {"date": later.isoformat(), "start_time": "10:00", "end_time": "12:00"},
+                         format="json").json()
+    _, activity = make_rep_channel(rep=rep, channel=channel)
+    record = ActivityRecord.objects.create(rep_channel_activity=activity, shift_id=worked["id"], shift_day=later,
+                                           performed_at=datetime.now(ZoneInfo("UTC")))
+    kept = client.delete(f"/api/reps/{rep.id}/shifts/{worked['id']}/")
+    assert kept.status_code == 200 and kept.json()["planned"] is False
+    assert ActivityRecord.objects.get(pk=record.pk).shift_id == worked["id"]
+
+
 # --- Me ---------------------------------------------------------------------------------------
 
 def test_me_shows_profile_channels_and_today(rep, channel):

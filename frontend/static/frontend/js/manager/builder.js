@@ -1,5 +1,6 @@
-// The campaign builder: audience filters with a live count of matching contacts in the team, channel,
-// text or template with its variables, window and allowed hours, follow-up steps, daily cap.
+// The campaign builder: audience filters with a live count of matching contacts in the team, channel
+// and the rep pool that sends it, text or template with its variables, window and allowed hours,
+// follow-up steps, daily cap.
 // Saving makes a draft (POST /api/campaigns/); the campaign's page starts it.
 import { html, useState, useEffect, useRef, api, errorText, Notice, Field, useLoad } from "./ui.js";
 
@@ -61,6 +62,18 @@ function AudienceCount({ audience, channel, team }) {
   </div>`;
 }
 
+// Which of the channel's reps send the campaign: none ticked means every one of them.
+function RepPool({ channel, chosen, setChosen }) {
+  const toggle = (id) => (e) => setChosen(e.target.checked ? [...chosen, id] : chosen.filter((r) => r !== id));
+  return html`<fieldset class="mc-group mc-wide" id="rep-pool"><legend>Rep pool</legend>
+    <p class="mc-muted mc-wide" id="rep-pool-said">${chosen.length === 0
+      ? "None ticked: sent by every rep of your team on the channel, spread by remaining capacity."
+      : `Only ${channel.reps.filter((r) => chosen.includes(String(r.id))).map((r) => r.full_name).join(" and ")} ${chosen.length === 1 ? "sends" : "send"} it, spread by remaining capacity.`}</p>
+    ${channel.reps.map((r) => html`<label key=${r.id}><input type="checkbox" checked=${chosen.includes(String(r.id))}
+      onChange=${toggle(String(r.id))} /> ${r.full_name}${r.available ? "" : " (unavailable)"}</label>`)}
+  </fieldset>`;
+}
+
 function Steps({ steps, setSteps, channels, templates }) {
   const update = (i, patch) => setSteps(steps.map((s, j) => (j === i ? { ...s, ...patch } : s)));
   return html`<fieldset class="mc-day"><legend>Follow-up steps</legend>
@@ -92,11 +105,16 @@ export function CampaignBuilder({ options }) {
     mode: "text", text: "Hi {first_name}, ", template: "", variables: {},
     start_at: localInput(new Date(now.getFullYear(), now.getMonth(), now.getDate(), now.getHours())),
     end_at: localInput(new Date(now.getFullYear(), now.getMonth(), now.getDate() + 3, 18)),
-    hours: false, from: "09:00", to: "18:00", daily_cap: "", steps: [],
+    hours: false, from: "09:00", to: "18:00", daily_cap: "", steps: [], reps: [],
   }));
   const [error, setError] = useState("");
   const [saving, setSaving] = useState(false);
   const set = (key) => (e) => setF({ ...f, [key]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
+  const setChannel = (e) => {  // the pool keeps only reps who work the new channel
+    const next = options.channels.find((c) => String(c.id) === e.target.value);
+    const working = new Set((next ? next.reps : []).map((r) => String(r.id)));
+    setF({ ...f, channel: e.target.value, reps: f.reps.filter((r) => working.has(r)) });
+  };
   const setAudience = (key) => (e) => setF({ ...f, audience: { ...f.audience, [key]: e.target.value } });
   const template = (templates || []).find((t) => String(t.id) === f.template);
   const used = f.mode === "template" ? (template ? template.variables : []) : placeholders(f.text);
@@ -115,7 +133,7 @@ export function CampaignBuilder({ options }) {
       name: f.name, channel: Number(f.channel), audience, start_at: f.start_at, end_at: f.end_at,
       text: f.mode === "text" ? f.text : "", template: f.mode === "template" && f.template ? Number(f.template) : null,
       variables: Object.fromEntries(own.map((v) => [v, f.variables[v] || ""])),
-      daily_cap: f.daily_cap === "" ? null : Number(f.daily_cap), slots,
+      daily_cap: f.daily_cap === "" ? null : Number(f.daily_cap), slots, reps: f.reps.map(Number),
       steps: f.steps.map((s, i) => ({ number: i + 1, delay_hours: Number(s.delay_hours), channel: s.channel ? Number(s.channel) : null,
         text: s.template ? "" : s.text, template: s.template ? Number(s.template) : null, stop_on: s.stop_on })),
     };
@@ -146,10 +164,9 @@ export function CampaignBuilder({ options }) {
 
     <fieldset class="mc-group"><legend>Channel and message</legend>
       <${Field} id="c-channel" label="Channel">
-        <select id="c-channel" required value=${f.channel} onChange=${set("channel")}>
+        <select id="c-channel" required value=${f.channel} onChange=${setChannel}>
           ${options.channels.map((c) => html`<option value=${c.id}>${c.name} (${c.kind})</option>`)}</select></${Field}>
-      ${channel && html`<p class="mc-muted mc-wide" id="rep-pool">Sent by the channel's reps of your team, spread by remaining capacity:${" "}
-        ${channel.reps.map((r) => `${r.full_name}${r.available ? "" : " (unavailable)"}`).join(", ")}</p>`}
+      ${channel && html`<${RepPool} channel=${channel} chosen=${f.reps} setChosen=${(reps) => setF({ ...f, reps })} />`}
       <div class="mc-field mc-wide" role="radiogroup" aria-label="Message kind">
         <label><input type="radio" name="mode" value="text" checked=${f.mode === "text"} onChange=${set("mode")} /> Free text</label>
         <label><input type="radio" name="mode" value="template" checked=${f.mode === "template"} onChange=${set("mode")} /> Approved template</label>

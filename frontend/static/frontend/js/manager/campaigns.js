@@ -157,6 +157,7 @@ export function CampaignDetail({ id }) {
       <div class="mc-row mc-spread"><h2 id="campaign-title">${campaign.name}</h2>
         <span class=${`mc-chip mc-status-${campaign.status}`} id="campaign-status">${campaign.status}</span></div>
       <p class="mc-muted">Audience ${audience} · window ${wall(campaign.start_at)} → ${wall(campaign.end_at)} in each contact's zone
+        · <span id="campaign-pool">sent by ${campaign.rep_pool.length ? campaign.rep_pool.map((r) => r.full_name).join(", ") : "every rep of the team on the channel"}</span>
         ${campaign.slots.length ? ` · ${campaign.slots.length} sending slots` : ""}${campaign.daily_cap ? ` · at most ${campaign.daily_cap} a day` : ""}
         ${campaign.steps.length ? ` · ${campaign.steps.length} follow-up step${campaign.steps.length === 1 ? "" : "s"}` : ""}</p>
       <${Actions} campaign=${campaign} act=${act} busy=${busy} />
@@ -170,7 +171,7 @@ export function CampaignDetail({ id }) {
       <section class="mc-card" aria-labelledby="c-funnel-title"><h2 id="c-funnel-title">Funnel</h2>
         <${CampaignFunnel} stats=${stats} /></section>
       <section class="mc-card" aria-labelledby="per-rep-title"><h2 id="per-rep-title">Per rep</h2>
-        ${stats.per_rep.length ? html`<div class="mc-scroll"><table class="mc-table"><thead><tr><th scope="col">Rep</th><th scope="col">Recipients</th>
+        ${stats.per_rep.length ? html`<div class="mc-scroll"><table class="mc-table" id="per-rep"><thead><tr><th scope="col">Rep</th><th scope="col">Recipients</th>
           <th scope="col">Waiting</th><th scope="col">Sent</th><th scope="col">Failed</th></tr></thead>
           <tbody>${stats.per_rep.map((r) => html`<tr key=${r.rep_id}><td>${r.rep_name || "no rep"}</td><td>${r.total}</td><td>${r.scheduled}</td>
             <td>${r.sent + r.delivered + r.read}</td><td>${r.failed}</td></tr>`)}</tbody></table></div>` : html`<p class="mc-muted">Not started.</p>`}

@@ -1,49 +1,9 @@
-// A rep's date overrides (dated shifts and days off, /api/reps/<id>/shifts/) and per rep-channel
-// capacity and warm-up (PATCH /api/reps/<id>/channels/<pk>/); saving says what it changed today.
+// Per rep-channel capacity and warm-up (PATCH /api/reps/<id>/channels/<pk>/); saving says what it
+// changed today. (Date overrides sit with the week, in schedule.js.)
 import { html, useState, api, errorText, Notice, useLoad, limitName } from "./ui.js";
 
 const hhmm = (t) => (t || "").slice(0, 5);
 const numberOrNull = (v) => (v === "" || v === null || v === undefined ? null : Number(v));
-
-export function Overrides({ rep }) {
-  const [shifts, error, reload] = useLoad(() => api(`/api/reps/${rep.id}/shifts/`), [rep.id]);
-  const blank = { date: new Date().toISOString().slice(0, 10), number: 1, start_time: "09:00", end_time: "17:00", is_day_off: false, note: "" };
-  const [draft, setDraft] = useState(blank);
-  const [said, setSaid] = useState({ message: "", kind: "info" });
-  const set = (key) => (e) => setDraft({ ...draft, [key]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
-  const add = async (e) => {
-    e.preventDefault();
-    const body = { ...draft, number: Number(draft.number) };
-    if (body.is_day_off) { body.start_time = null; body.end_time = null; }
-    try {
-      await api(`/api/reps/${rep.id}/shifts/`, { method: "POST", body });
-      setSaid({ message: `Override for ${draft.date} saved.`, kind: "info" });
-      reload();
-    } catch (err) { setSaid({ message: errorText(err), kind: "error" }); }
-  };
-  const today = new Date().toISOString().slice(0, 10);
-  const upcoming = (shifts || []).filter((s) => s.date >= today);
-  return html`<section class="mc-card" aria-labelledby="overrides-title">
-    <h2 id="overrides-title">Date overrides</h2>
-    <p class="mc-muted">A dated shift replaces the week's windows on that date; a day off clears it.</p>
-    <${Notice} message=${error} kind="error" />
-    ${upcoming.length ? html`<div class="mc-scroll"><table class="mc-table">
-      <thead><tr><th scope="col">Date</th><th scope="col">Shift</th><th scope="col">Hours</th><th scope="col">Note</th></tr></thead>
-      <tbody>${upcoming.map((s) => html`<tr key=${s.id}><td>${s.date}</td><td>${s.number}</td>
-        <td>${s.is_day_off ? "day off" : `${hhmm(s.start_time)}–${hhmm(s.end_time)}`}</td><td>${s.note}</td></tr>`)}</tbody></table></div>`
-      : html`<p class="mc-muted">No override from today on.</p>`}
-    <form class="mc-inline-form" onSubmit=${add}>
-      <label>Date <input type="date" required value=${draft.date} onInput=${set("date")} /></label>
-      <label>Shift number <input type="number" min="1" max="9" required value=${draft.number} onInput=${set("number")} /></label>
-      <label><input type="checkbox" checked=${draft.is_day_off} onChange=${set("is_day_off")} /> Day off</label>
-      ${!draft.is_day_off && html`<label>From <input type="time" required aria-label="Override start" value=${draft.start_time} onInput=${set("start_time")} /></label>
-        <label>to <input type="time" required aria-label="Override end" value=${draft.end_time} onInput=${set("end_time")} /></label>`}
-      <label>Note <input maxlength="200" value=${draft.note} onInput=${set("note")} /></label>
-      <button type="submit" class="mc-button">Add override</button>
-    </form>
-    <${Notice} message=${said.message} kind=${said.kind} />
-  </section>`;
-}
 
 function todayOf(today, repChannelId) {
   const channel = today && today.channels.find((c) => c.rep_channel_id === repChannelId);

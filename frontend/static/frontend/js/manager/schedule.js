@@ -1,7 +1,9 @@
 // A rep's weekly schedule: windows per weekday (split shifts, windows crossing midnight), time off,
 // the time zone; saving replaces the document (PUT /api/reps/<id>/schedule/) and says what changed today.
-import { html, useState, useEffect, api, errorText, Notice, Field, when } from "./ui.js";
-import { Capacities, Overrides } from "./capacity.js";
+// Date overrides (dated shifts and days off, /api/reps/<id>/shifts/) are added and deleted beside it,
+// each change saying what it changed today too.
+import { html, useState, useEffect, api, errorText, Notice, Field, useLoad, when } from "./ui.js";
+import { Capacities } from "./capacity.js";
 
 export const WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 const hhmm = (t) => (t || "").slice(0, 5);
@@ -50,10 +52,10 @@ export function todayChanges(before, after) {
   return rows;
 }
 
-function Changes({ rows }) {
+function Changes({ rows, id = "schedule-changes", title = "Saved. What changes today" }) {
   const changed = rows.filter((r) => r.changed);
-  return html`<section id="schedule-changes" class="mc-changes" aria-labelledby="changes-title" role="status">
-    <h3 id="changes-title">Saved. What changes today</h3>
+  return html`<section id=${id} class="mc-changes" aria-labelledby=${`${id}-title`} role="status">
+    <h3 id=${`${id}-title`}>${title}</h3>
     ${changed.length === 0 ? html`<p>Nothing changes today; later days follow the new week.</p>` : html`
     <table class="mc-table"><thead><tr><th scope="col">What</th><th scope="col">Before</th><th scope="col">Now</th></tr></thead>
       <tbody>${changed.map((r) => html`<tr key=${r.what}><th scope="row">${r.what}</th><td>${r.before}</td><td>${r.after}</td></tr>`)}</tbody></table>`}
@@ -84,7 +86,8 @@ function WeekEditor({ rep, doc, activities, onSaved }) {
   const [error, setError] = useState("");
   const [changes, setChanges] = useState(null);
   const [saving, setSaving] = useState(false);
-  useEffect(() => { setState(form(doc)); }, [doc]);  // a new rep remounts this form
+  // A new rep or a save resets the form; a date override changing only `today` keeps unsaved edits.
+  useEffect(() => { setState(form(doc)); }, [doc.timezone, doc.week, doc.time_off]);
   const setWeek = (week) => setState({ ...state, week });
   const update = (i, patch) => setWeek(state.week.map((w, j) => (j === i ? { ...w, ...patch } : w)));
   const remove = (i) => setWeek(state.week.filter((_, j) => j !== i));
@@ -136,6 +139,63 @@ function WeekEditor({ rep, doc, activities, onSaved }) {
   </form>`;
 }
 
+// Dated shifts entered for a date (planned): each replaces the week's windows that day, a day off clears it.
+function Overrides({ rep, doc, onChanged }) {
+  const [shifts, error, reload] = useLoad(() => api(`/api/reps/${rep.id}/shifts/`), [rep.id]);
+  const blank = { date: new Date().toISOString().slice(0, 10), number: 1, start_time: "09:00", end_time: "17:00", is_day_off: false, note: "" };
+  const [draft, setDraft] = useState(blank);
+  const [said, setSaid] = useState({ message: "", kind: "info" });
+  const [changes, setChanges] = useState(null);
+  const set = (key) => (e) => setDraft({ ...draft, [key]: e.target.type === "checkbox" ? e.target.checked : e.target.value });
+  const after = async (message) => {  // what the change did to today, from the schedule read before and after it
+    const fresh = await api(`/api/reps/${rep.id}/schedule/`);
+    setChanges(todayChanges(doc.today, fresh.today));
+    setSaid({ message, kind: "info" });
+    reload();
+    onChanged(fresh);
+  };
+  const add = async (e) => {
+    e.preventDefault();
+    const body = { ...draft, number: Number(draft.number) };
+    if (body.is_day_off) { body.start_time = null; body.end_time = null; }
+    try {
+      await api(`/api/reps/${rep.id}/shifts/`, { method: "POST", body });
+      await after(`Override for ${draft.date} saved.`);
+    } catch (err) { setSaid({ message: errorText(err), kind: "error" }); setChanges(null); }
+  };
+  const remove = async (s) => {
+    try {
+      await api(`/api/reps/${rep.id}/shifts/${s.id}/`, { method: "DELETE" });
+      await after(`Override for ${s.date} deleted: the week applies that day again.`);
+    } catch (err) { setSaid({ message: errorText(err), kind: "error" }); setChanges(null); }
+  };
+  const today = new Date().toISOString().slice(0, 10);
+  const upcoming = (shifts || []).filter((s) => s.planned && s.date >= today);
+  return html`<section class="mc-card" aria-labelledby="overrides-title">
+    <h2 id="overrides-title">Date overrides</h2>
+    <p class="mc-muted">A dated shift replaces the week's windows on that date; a day off clears it. Delete one and the week applies again.</p>
+    <${Notice} message=${error} kind="error" />
+    ${upcoming.length ? html`<div class="mc-scroll"><table class="mc-table" id="overrides">
+      <thead><tr><th scope="col">Date</th><th scope="col">Shift</th><th scope="col">Hours</th><th scope="col">Note</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+      <tbody>${upcoming.map((s) => html`<tr key=${s.id}><td>${s.date}</td><td>${s.number}</td>
+        <td>${s.is_day_off ? "day off" : `${hhmm(s.start_time)}–${hhmm(s.end_time)}`}</td><td>${s.note}</td>
+        <td><button type="button" class="mc-button mc-quiet" aria-label=${`Delete override on ${s.date}, shift ${s.number}`}
+          onClick=${() => remove(s)}>Delete</button></td></tr>`)}</tbody></table></div>`
+      : html`<p class="mc-muted">No override from today on.</p>`}
+    <form class="mc-inline-form" onSubmit=${add}>
+      <label>Date <input type="date" required value=${draft.date} onInput=${set("date")} /></label>
+      <label>Shift number <input type="number" min="1" max="9" required value=${draft.number} onInput=${set("number")} /></label>
+      <label><input type="checkbox" checked=${draft.is_day_off} onChange=${set("is_day_off")} /> Day off</label>
+      ${!draft.is_day_off && html`<label>From <input type="time" required aria-label="Override start" value=${draft.start_time} onInput=${set("start_time")} /></label>
+        <label>to <input type="time" required aria-label="Override end" value=${draft.end_time} onInput=${set("end_time")} /></label>`}
+      <label>Note <input maxlength="200" value=${draft.note} onInput=${set("note")} /></label>
+      <button type="submit" class="mc-button">Add override</button>
+    </form>
+    <${Notice} message=${said.message} kind=${said.kind} id="override-said" />
+    ${changes && html`<${Changes} rows=${changes} id="override-changes" title="What this changes today" />`}
+  </section>`;
+}
+
 function TodayBox({ today }) {
   return html`<section class="mc-card" aria-labelledby="sched-today-title">
     <h2 id="sched-today-title">Today (${today.weekday}, ${today.timezone})</h2>
@@ -166,7 +226,7 @@ export function Schedules({ reps, repId, activities }) {
     <${Notice} message=${error} kind="error" />
     ${doc ? html`<${TodayBox} today=${doc.today} />
       <${WeekEditor} rep=${rep} doc=${doc} activities=${activities} onSaved=${setDoc} />` : html`<p class="mc-muted">Loading…</p>`}
-    <${Overrides} rep=${rep} />
+    ${doc && html`<${Overrides} rep=${rep} doc=${doc} onChanged=${(fresh) => setDoc((d) => ({ ...d, today: fresh.today }))} />`}
     <${Capacities} rep=${rep} />
   </div>`;
 }
