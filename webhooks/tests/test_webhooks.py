@@ -3,10 +3,10 @@ import itertools
 import json
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from inbox.models import Contact, ContactIdentity, Message
-from inbox.services import messages
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel
 from platforms import get_adapter
 from platforms.base import InboundMessage, OptOut, RawRequest, StatusUpdate, Watermark
@@ -135,18 +135,25 @@ def test_event_left_unprocessed_by_a_crash_is_swept_once(client):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_processing_error_is_kept_and_retried_by_the_sweep(client, monkeypatch):
+def test_processing_error_is_kept_and_retried_by_the_sweep(client):
     payload = load("whatsapp", "text__basic")
     channels_for("whatsapp", parsed("whatsapp", payload))
-    def boom(**kwargs):
-        raise RuntimeError("database hiccup")
-
-    monkeypatch.setattr(messages, "message_receive", boom)
-    assert post(client, "whatsapp", payload).status_code == 200
-    pipeline.drain()
+    # A real database fault while the event is processed: PostgreSQL refuses every message row.
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE FUNCTION test_hiccup() RETURNS trigger LANGUAGE plpgsql AS "
+                       "$$ BEGIN RAISE EXCEPTION 'database hiccup'; END $$")
+        cursor.execute(f"CREATE TRIGGER test_hiccup BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION test_hiccup()")
+    try:
+        assert post(client, "whatsapp", payload).status_code == 200
+        pipeline.drain()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER test_hiccup ON {table}")
+            cursor.execute("DROP FUNCTION test_hiccup()")
     event = WebhookEvent.objects.get()
     assert event.state == "received" and "database hiccup" in event.error and event.attempts == 1
-    monkeypatch.undo()
+    assert Message.objects.count() == 0
     WebhookEvent.objects.update(received_at=timezone.now() - timezone.timedelta(minutes=5))
     assert pipeline.events_sweep() == 1
     assert Message.objects.count() == 1
