@@ -1,8 +1,12 @@
 """The rep's inbox in a real browser (Playwright driving Debian's Chromium against daphne): each
 screen driven as a rep would, inbound traffic posted as the platforms would (signed webhooks), and
 an axe-core check on every screen."""
+import io
 import json
+import struct
 import time
+import wave
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from webhooks.tests.signing import SECRET, signed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CLIP = (Path(__file__).with_name("media") / "clip.webm").read_bytes()  # 0.6 s of VP8, recorded by Chromium's MediaRecorder
 PHONE_ID = "555000222"
 ADA = "4915100000001"
 _ids = iter(range(10**6))
@@ -63,6 +68,28 @@ def service(base, *, text, contact_id="u-42", name="Ada Lovelace", phone="+" + A
         "Content-Type": content_type, "X-Switchboard-Signature": headers["HTTP_X_SWITCHBOARD_SIGNATURE"],
         "X-Switchboard-Channel": headers["HTTP_X_SWITCHBOARD_CHANNEL"]})
     assert response.status_code == 200, response.text
+
+
+def tone_wav(seconds: float = 2.0) -> bytes:
+    """A short WAV a browser's <audio> decodes: a voice note as a platform would host it."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x10\x00\xf0" * int(8000 * seconds / 2))
+    return out.getvalue()
+
+
+def striped_png(width: int = 160, height: int = 90) -> bytes:
+    """A photo-sized PNG (stripes), so the screenshot shows the image as a rep would see it."""
+    rows = b"".join(b"\x00" + b"".join(bytes((30, 64, 175) if (x // 20 + y // 15) % 2 else (245, 158, 11)) for x in range(width))
+                    for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def conversation_of(name="Ada Lovelace", kind="whatsapp") -> Conversation:
@@ -133,19 +160,36 @@ def test_template_variables_preview_and_the_closed_window_blocking_free_text(bro
     assert "24-hour window is closed" in page.locator("#window-hint").inner_text()
     assert page.get_by_label("Message").is_disabled()
     assert page.get_by_role("button", name="Send").is_disabled()
+    # Today's binding limit is said before sending: the warm-up allows 40 of the cap of 200.
+    assert "(the warm-up allowance binds)" in page.locator(".send-notes [data-note=capacity]").inner_text()
+    assert_accessible(page, context="rep inbox: the closed 24-hour window")
+    page.screenshot(path=str(SCREENSHOTS / "rep-inbox-window-closed.png"))
 
-    page.get_by_label("Template").select_option(label="offer_reminder")
+    page.get_by_role("button", name="Use offer_reminder").click()  # the template the closed window suggests
+    assert page.get_by_label("Template").input_value() == str(Template.objects.get(name="offer_reminder").id)
     page.locator("#preview", has_text="Fill in: day, name").wait_for(timeout=5000)
     assert page.get_by_role("button", name="Send").is_disabled()  # blanks left
     page.get_by_label("name", exact=True).fill("Ada")
     page.get_by_label("day", exact=True).fill("Friday")
     page.locator("#preview", has_text="Hello Ada, your offer ends Friday.").wait_for(timeout=5000)
     assert_accessible(page, context="rep inbox: a template's form and preview")
+    page.screenshot(path=str(SCREENSHOTS / "rep-inbox-template.png"))
     page.get_by_role("button", name="Send").click()
     page.locator(".bubble.out", has_text="Hello Ada, your offer ends Friday.").wait_for(timeout=5000)
     sent = Message.objects.get(direction="out")
     assert sent.template.name == "offer_reminder" and sent.variables == {"name": "Ada", "day": "Friday"}
     assert sent.idempotency_key  # one key per composed message
+
+    # The person writes again: the server's window opens, live, and free text is back.
+    page.get_by_label("Template").select_option("")
+    whatsapp(asgi_server, text="Thanks, tell me more")
+    page.locator("#window-hint").wait_for(state="detached", timeout=5000)
+    page.locator(".send-notes [data-note=window]", has_text="window is open").wait_for(timeout=5000)
+    page.get_by_label("Message").fill("Here are the details.")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".bubble.out", has_text="Here are the details.").wait_for(timeout=5000)
+    second = Message.objects.filter(direction="out").exclude(pk=sent.pk).get()
+    assert second.body == "Here are the details." and second.idempotency_key not in ("", sent.idempotency_key)
     context.close()
 
 
@@ -171,6 +215,30 @@ def test_a_failed_message_shows_the_providers_reason_and_retry_sends_it(browser,
         message = Message.objects.get(direction="out")
         assert message.status == "sent" and message.error_title == ""
         assert sum(provider.requests.values()) == 2
+        context.close()
+
+
+def test_a_send_the_platform_may_have_taken_shows_delivery_unknown_and_is_not_resent(browser, asgi_server, line, celery_worker_proc):
+    from salesreps.models import SalesRepChannel
+
+    with FakeProvider(status=502, error={"message": "Bad Gateway"}) as graph:  # a gateway's 502, no provider error code: it may have gone through
+        line["whatsapp"].config = {"api_base_url": graph.url, "phone_number_id": PHONE_ID}
+        line["whatsapp"].save()
+        SalesRepChannel.objects.filter(rep=line["alice"], channel=line["whatsapp"]).update(sandbox=False)
+        context, page = login(browser, asgi_server, "alice")
+        whatsapp(asgi_server, text="Did you get my order?")
+        page.get_by_role("button", name="Conversation with Ada Lovelace").click()
+        page.get_by_label("Message").fill("Yes, it ships today.")
+        page.keyboard.press("Enter")
+        unknown = page.locator(".bubble.out .state", has_text="Delivery unknown")
+        unknown.wait_for(timeout=20000)
+        bubble = page.locator(".bubble.out", has_text="Yes, it ships today.")
+        assert "waiting for the platform's status" in bubble.locator(".reason").inner_text()
+        assert bubble.locator(".retry").count() == 0  # never resent blind: it waits for a status
+        assert_accessible(page, context="rep inbox: delivery unknown")
+        assert sum(graph.requests.values()) == 1
+        message = Message.objects.get(direction="out")
+        assert (message.status, message.defer_code) == ("sending", "delivery_unknown")
         context.close()
 
 
@@ -238,15 +306,45 @@ def test_search_finds_an_old_message_and_jumps_to_it(browser, asgi_server, line)
     context.close()
 
 
+def test_scrolling_to_the_top_loads_earlier_messages_and_the_button_does_by_keyboard(browser, asgi_server, line):
+    whatsapp(asgi_server, text="The very first message")
+    conversation = conversation_of()
+    for i in range(60):
+        Message.objects.create(conversation=conversation, channel=line["whatsapp"], direction="out" if i % 2 else "in",
+                               status="read" if i % 2 else "received", body=f"line {i:02d} of a long talk")
+    context, page = login(browser, asgi_server, "alice")
+    page.get_by_role("button", name="Conversation with Ada Lovelace").click()
+    bubbles = page.locator(".bubble")
+    page.wait_for_function("() => document.querySelectorAll('.bubble').length === 25", timeout=5000)
+    top = bubbles.first.get_attribute("data-id")
+    page.locator("#thread").evaluate("el => { el.scrollTop = 0; }")  # as a wheel or a finger would
+    page.wait_for_function("() => document.querySelectorAll('.bubble').length === 50", timeout=5000)
+    # The page went in above: the message that was on top is still in view, nothing jumped.
+    assert page.locator(f".bubble[data-id='{top}']").evaluate(
+        "b => { const t = document.getElementById('thread').getBoundingClientRect(), r = b.getBoundingClientRect();"
+        " return r.bottom > t.top && r.top < t.bottom; }")
+    earlier = page.get_by_role("button", name="Show earlier")
+    earlier.focus()
+    page.keyboard.press("Enter")
+    page.locator(".bubble .body", has_text="The very first message").wait_for(timeout=5000)
+    assert bubbles.count() == 61 and earlier.count() == 0  # all there: nothing earlier to show
+    context.close()
+
+
 def test_attachments_come_through_the_app_never_from_the_platform(browser, asgi_server, line):
     graph = FakeGraph()
     try:
         line["whatsapp"].config = {"api_base_url": graph.url}
         line["whatsapp"].save()
+        graph.serve("1234", "/files/photo.png", striped_png(), "image/png")
+        graph.serve("a1", "/files/voice.wav", tone_wav(), "audio/wav")
+        graph.serve("v1", "/files/clip.webm", CLIP, "video/webm")
         context, page = login(browser, asgi_server, "alice")
         whatsapp(asgi_server, image={"id": "1234", "mime_type": "image/png", "caption": "our stand"})
         whatsapp(asgi_server, location={"latitude": 38.7223, "longitude": -9.1393, "name": "Pier 4"})
         whatsapp(asgi_server, document={"id": "5678", "mime_type": "application/pdf", "filename": "offer.pdf"})
+        whatsapp(asgi_server, audio={"id": "a1", "mime_type": "audio/wav"})
+        whatsapp(asgi_server, video={"id": "v1", "mime_type": "video/webm", "caption": "the stand at night"})
         page.get_by_role("button", name="Conversation with Ada Lovelace").click()
         image = page.locator(".bubble.in img")
         image.wait_for(timeout=5000)
@@ -257,10 +355,21 @@ def test_attachments_come_through_the_app_never_from_the_platform(browser, asgi_
         assert page.locator(".bubble.in .coords").inner_text() == "38.72230, -9.13930"
         document = Message.objects.get(media_type="document")
         assert page.locator(".bubble.in a.document").get_attribute("href") == f"/api/messages/{document.id}/media/"
+        assert page.locator(".bubble.in a.document").get_attribute("download") is not None
+        # Players, fed by the app's proxy: each has decoded its file's start (length, first frame).
+        voice, clip = Message.objects.get(media_type="audio"), Message.objects.get(media_type="video")
+        assert page.locator(".bubble.in audio[controls]").get_attribute("src") == f"/api/messages/{voice.id}/media/"
+        assert page.locator(".bubble.in video[controls]").get_attribute("src") == f"/api/messages/{clip.id}/media/"
+        decoded = "() => { const m = document.querySelector('.bubble.in %s'); return m && m.readyState >= 1 && %s; }"
+        page.wait_for_function(decoded % ("audio", "m.duration > 0.2"), timeout=10000)
+        page.wait_for_function(decoded % ("video", "m.videoWidth === 32"), timeout=10000)
+        page.locator(".bubble.in .body", has_text="the stand at night").wait_for()
         sources = page.evaluate("() => [...document.querySelectorAll('[src], [href]')].map(e => e.getAttribute('src') || e.getAttribute('href'))")
-        assert not [s for s in sources if graph.url in s or "whatsapp-media" in s]
-        assert ("/files/photo.png", "Bearer wa-token") in graph.asked  # the app fetched it, with the channel's token
+        assert not [s for s in sources if graph.url in s or "whatsapp-media" in s or s.startswith(("http:", "https:", "//"))]
+        asked = {path for path, token in graph.asked if token == "Bearer wa-token"}
+        assert {"/files/photo.png", "/files/voice.wav", "/files/clip.webm"} <= asked  # the app fetched them, with the channel's token
         assert_accessible(page, context="rep inbox: attachments")
+        page.screenshot(path=str(SCREENSHOTS / "rep-inbox-attachments.png"))
         context.close()
     finally:
         graph.close()
@@ -304,6 +413,8 @@ def test_readable_on_a_phone_and_at_1280_by_720(browser, asgi_server, line, size
     send = page.get_by_role("button", name="Send").bounding_box()
     if size["width"] < 700:
         assert not item.is_visible()  # the thread takes the screen; a button leads back
+        assert_accessible(page, context=f"rep inbox: a conversation at {size['width']}×{size['height']}")
+        page.screenshot(path=str(SCREENSHOTS / "rep-inbox-phone.png"))
         page.get_by_role("button", name="← Conversations").click()
         item.wait_for()
     else:
@@ -322,6 +433,8 @@ def test_a_manager_sees_the_rep_typing_and_reassigns_the_conversation(browser, a
     manager.locator("#thread-title", has_text="Ada Lovelace").wait_for()
     rep.get_by_label("Message").press_sequentially("I can", delay=50)
     manager.locator("#typing", has_text="Alice is typing…").wait_for(timeout=5000)
+    manager.get_by_label("Message").press_sequentially("Let me", delay=50)  # a rep has no list of reps: the event names the typist
+    rep.locator("#typing", has_text="Maya is typing…").wait_for(timeout=5000)
     assert_accessible(manager, context="manager in the inbox: assign")
     manager.get_by_label("Assign to").select_option(label="Bob")
     rep.locator(".notice", has_text="reassigned").wait_for(timeout=5000)
@@ -349,4 +462,8 @@ def test_the_list_pages_on_scroll_and_filters_by_channel_and_unread(browser, asg
     page.get_by_label("Unread", exact=True).check()
     page.wait_for_function("() => document.querySelectorAll('.conversation').length === 1", timeout=5000)
     assert "Zed Unread" in page.locator(".conversation").inner_text()
+    page.get_by_label("Unread", exact=True).uncheck()
+    page.get_by_label("Search conversations").fill("Lead 07")  # the contact's name, phone or e-mail
+    page.wait_for_function("() => { const found = document.querySelectorAll('.conversation');"
+                           " return found.length === 1 && found[0].textContent.includes('Lead 07'); }", timeout=5000)
     context.close()

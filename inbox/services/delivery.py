@@ -16,6 +16,7 @@ from core.realtime import emit
 from inbox import sending
 from inbox.models import Conversation, DeliveryAttempt, Message
 from inbox.payloads import message_payload
+from inbox.rules import reply_window_open
 from inbox.selectors import audience_user_ids
 from platforms import get_adapter
 from platforms.base import SendResult
@@ -131,7 +132,7 @@ def send_request(message: Message, identity: str | None, last_inbound_at: dateti
     base_url = channel.config.get("api_base_url") or channel.internal_url or adapter.default_base_url
     config = {"name": channel.name, **channel.config}
     # decide() let it through: outside the 24-hour window that means with the HUMAN_AGENT tag.
-    config["within_24h"] = last_inbound_at is not None and timezone.now() - last_inbound_at <= sending.WINDOW
+    config["within_24h"] = reply_window_open(last_inbound_at=last_inbound_at, now=timezone.now())
     if channel.kind == "email":
         config |= _thread_headers(message)
     secrets, text, key = channel.secrets, message.body, f"switchboard-msg-{message.id}"

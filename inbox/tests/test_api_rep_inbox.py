@@ -166,3 +166,58 @@ def test_expired_media_is_a_clear_502_and_nothing_is_stored(world, client_for, g
     answer = client_for(world.rep_a.user).get(f"/api/messages/{gone.id}/media/")
     assert answer.status_code == 502 and answer.json()["detail"]
     assert Message.objects.get(pk=gone.id).media_url.endswith("/files/expired.mp4")
+
+
+def test_audio_video_and_documents_are_served_as_their_players_and_a_download_need(world, client_for, graph):
+    _whatsapp_line(world, graph)
+    graph.serve("a1", "/files/voice.ogg", b"OggS-voice", "audio/ogg; codecs=opus")
+    graph.serve("v1", "/files/clip.webm", b"\x1aE\xdf\xa3-clip", "video/webm")
+    graph.serve("d1", "/files/offer.docx", b"PK-docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    client = client_for(world.rep_a.user)
+    served = {}
+    for media_id, kind in (("a1", "audio"), ("v1", "video"), ("d1", "document")):
+        m = message(world.conv_a, "", kind="media", media_type=kind, media_url=f"whatsapp-media:{media_id}")
+        answer = client.get(f"/api/messages/{m.id}/media/")
+        assert answer.status_code == 200
+        served[kind] = (answer["Content-Type"], answer["Content-Disposition"].split(";")[0], answer.content)
+    assert served["audio"] == ("audio/ogg", "inline", b"OggS-voice")  # the <audio> player's source
+    assert served["video"] == ("video/webm", "inline", b"\x1aE\xdf\xa3-clip")
+    assert served["document"] == ("application/octet-stream", "attachment", b"PK-docx")  # a download, never run
+
+
+# ---- WhatsApp's 24-hour window (inbox.rules.reply_window over inbox.selectors.last_inbound_on_channels) ----
+
+def _window(client, conversation) -> dict:
+    answer = client.get(f"/api/conversations/{conversation.id}/")
+    assert answer.status_code == 200
+    return answer.json()["reply_window"]
+
+
+def test_the_24_hour_window_is_the_persons_last_message_on_the_channel_in_any_of_their_conversations(world, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    world.channel.kind = "whatsapp"
+    world.channel.save()
+    client, now = client_for(world.rep_a.user), timezone.now()
+    Conversation.objects.filter(pk=world.conv_a.id).update(last_inbound_at=now - timedelta(hours=30))
+    closed = _window(client, world.conv_a)
+    assert (closed["applies"], closed["open"]) == (True, False)
+    assert closed["closes_at"] == (now - timedelta(hours=6)).isoformat()
+
+    # The person wrote two hours ago in a conversation since resolved: the window is open here too.
+    Conversation.objects.create(contact_id=world.conv_a.contact_id, channel=world.channel, rep=world.rep_a,
+                                status="resolved", last_inbound_at=now - timedelta(hours=2))
+    reopened = _window(client, world.conv_a)
+    assert (reopened["open"], reopened["last_inbound_at"]) == (True, (now - timedelta(hours=2)).isoformat())
+    # …while a message on another channel opens nothing on this one.
+    Conversation.objects.create(contact_id=world.conv_b.contact_id, channel=world.channel_b, last_inbound_at=now)
+    Conversation.objects.filter(contact_id=world.conv_b.contact_id, channel=world.channel).update(last_inbound_at=None)
+    never = _window(client_for(world.rep_b.user), world.conv_b)
+    assert never == {"applies": True, "open": False, "last_inbound_at": None, "closes_at": None}
+
+
+def test_the_24_hour_window_does_not_apply_off_whatsapp(world, client_for):
+    window = _window(client_for(world.rep_a.user), world.conv_a)
+    assert world.channel.kind != "whatsapp" and (window["applies"], window["open"]) == (False, True)

@@ -212,3 +212,21 @@ def test_a_paced_queue_is_spread_over_its_slots_never_sooner_than_the_gap(ahead,
     assert decision.code == "pacing"
     # The first waits out the gap; each one behind it in the batch one gap more.
     assert decision.until == NOW + timedelta(seconds=20 - since) + timedelta(seconds=20 * ahead)
+
+
+@given(kind=st.sampled_from(["whatsapp", "sms", "email", "service"]),
+       hours_ago=st.none() | st.floats(0, 72, allow_nan=False))
+def test_the_composers_24_hour_window_and_the_send_decision_agree(kind, hours_ago):
+    """inbox.rules.reply_window is what the rep sees (GET /api/conversations/<id>/); the send decision
+    refuses free text exactly when it says closed, and lets a template through either way."""
+    from inbox.rules import REPLY_WINDOW, reply_window
+
+    last = None if hours_ago is None else NOW - timedelta(hours=hours_ago)
+    window = reply_window(channel_kind=kind, last_inbound_at=last, now=NOW)
+    free_text = decide(facts(channel_kind=kind, channel_last_inbound_at=last))
+    template = decide(facts(channel_kind=kind, channel_last_inbound_at=last, has_template=True))
+    assert (free_text.code == "whatsapp_24h_window") == (window.applies and not window.open)
+    assert template.code != "whatsapp_24h_window"
+    assert window.applies == (kind == "whatsapp")
+    assert window.closes_at == (None if last is None else last + REPLY_WINDOW)
+    assert window.open == (not window.applies or (last is not None and NOW - last <= REPLY_WINDOW))

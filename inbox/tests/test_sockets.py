@@ -269,6 +269,28 @@ def test_presence_reaches_the_teams_manager_and_mark_read_emits_update(asgi_serv
     assert updated["data"]["unread_count"] == 0
 
 
+def test_typing_names_the_typist_to_those_who_may_see_the_conversation_only(asgi_server, world):
+    async def scenario():
+        sockets = {}
+        for who in ("a", "b", "manager"):
+            sockets[who] = await Socket.open(asgi_server, world[who].user)
+            await sockets[who].frame()
+        await sockets["manager"].send({"action": "typing", "conversation_id": world["conv_a"].id})
+        heard = await sockets["a"].frames_until(lambda f: f["event"] == "typing")
+        await sockets["a"].send({"action": "typing", "conversation_id": world["conv_a"].id})
+        heard_by_manager = await sockets["manager"].frames_until(lambda f: f["event"] == "typing")
+        elsewhere = await sockets["b"].quiet(1.0)  # another team's rep
+        for s in sockets.values():
+            await s.close()
+        return heard[-1], heard_by_manager[-1], elsewhere
+
+    heard, heard_by_manager, elsewhere = run(scenario())
+    assert heard["seq"] is None  # ephemeral: not stored, not replayed
+    assert heard["data"] == {"conversation_id": world["conv_a"].id, "rep_id": world["manager"].id, "name": "Maya"}
+    assert heard_by_manager["data"] == {"conversation_id": world["conv_a"].id, "rep_id": world["a"].id, "name": "Alice"}
+    assert not [f for f in elsewhere if f["event"] == "typing"]
+
+
 def test_session_cookie_authenticates_browsers(asgi_server, world):
     from django.test import Client
 

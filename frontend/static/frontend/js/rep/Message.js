@@ -8,7 +8,7 @@ const mediaUrl = (m) => `/api/messages/${m.id}/media/`;  // never the platform's
 function Attachment({ m }) {
   if (m.kind === "location" || (m.latitude !== null && m.latitude !== undefined)) {
     if (m.latitude === null || m.latitude === undefined) return null;
-    return html`<p class="location"><span aria-hidden="true">📍 </span>Location: <span class="coords">${m.latitude.toFixed(5)}, ${m.longitude.toFixed(5)}</span></p>`;
+    return html`<p class="location">Location: <span class="coords">${m.latitude.toFixed(5)}, ${m.longitude.toFixed(5)}</span></p>`;
   }
   if (!m.media_url) return null;
   const type = m.media_type || "";
@@ -25,7 +25,7 @@ function Attachment({ m }) {
     return html`<video class="media" controls preload="metadata" playsinline src=${mediaUrl(m)} aria-label=${m.body ? `Video: ${m.body}` : "Video message"}>
       <a href=${mediaUrl(m)} download>Download the video</a></video>`;
   }
-  return html`<a class="media document" href=${mediaUrl(m)} download><span aria-hidden="true">📄 </span>Download the ${type || "attachment"}</a>`;
+  return html`<a class="media document" href=${mediaUrl(m)} download>Download the ${type || "attachment"}</a>`;
 }
 
 export function Message({ m, highlighted }) {

@@ -1,5 +1,5 @@
 // The open conversation: header with its actions, the messages with date separators, typing, composer.
-import { html, useLayoutEffect, useRef } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
+import { html, useEffect, useLayoutEffect, useRef } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
 import { Composer } from "./Composer.js";
 import { STATUS_NAMES, channelName, contactName, dateTime, dayKey, dayLabel } from "./format.js";
 import { Message } from "./Message.js";
@@ -62,19 +62,17 @@ function Messages({ state }) {
   if (box.current) before.current = { height: box.current.scrollHeight, top: box.current.scrollTop };
   useLayoutEffect(() => {
     const el = box.current;
-    if (!el) return;
+    if (!el || t.scroll === "keep") return;
     const nearBottom = before.current.height - before.current.top - el.clientHeight < 120;
     if (t.scroll === "bottom" || (t.scroll === "bottom-if-near" && nearBottom)) el.scrollTop = el.scrollHeight;
     else if (t.scroll === "older") {
       el.scrollTop = before.current.top + el.scrollHeight - before.current.height;  // the page went in above: the view stays still
-      setThread({ scroll: "keep" });
-    } else if (t.scroll === "keep" && before.current.top < 40 && el.scrollHeight > before.current.height) {
-      el.scrollTop = before.current.top + el.scrollHeight - before.current.height;  // older page added above
     } else if (t.scroll === "highlight" && t.highlight) {
       const target = el.querySelector(`[data-id="${t.highlight}"]`);
       if (target) { target.scrollIntoView({ block: "center" }); target.focus({ preventScroll: true }); }
-      setThread({ scroll: "keep" });
     }
+    // Done once: later renders (a tick, the typing line, a page loading) leave the view where the rep put it.
+    setThread({ scroll: "keep" });
   });
   const items = [];
   let day = null;
@@ -86,8 +84,21 @@ function Messages({ state }) {
     }
     items.push(html`<${Message} key=${m.id} m=${m} highlighted=${m.id === t.highlight} />`);
   }
+  // An image or a player's first frame that arrives later grows the thread: a rep at the bottom stays there.
+  const atBottom = useRef(true);
+  useEffect(() => {
+    const el = box.current;
+    const grown = () => { if (atBottom.current) el.scrollTop = el.scrollHeight; };
+    el.addEventListener("load", grown, true);
+    el.addEventListener("loadedmetadata", grown, true);
+    return () => { el.removeEventListener("load", grown, true); el.removeEventListener("loadedmetadata", grown, true); };
+  }, []);
   // Reaching the top loads the page before it; the button does the same by keyboard.
-  const onScroll = (e) => { if (e.currentTarget.scrollTop < 80 && t.older && !t.loadingOlder) loadOlder(); };
+  const onScroll = (e) => {
+    const el = e.currentTarget;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+    if (el.scrollTop < 80 && t.older && !t.loadingOlder) loadOlder();
+  };
   return html`<div id="thread" class="thread" ref=${box} aria-live="polite" aria-relevant="additions" onScroll=${onScroll}>
     ${t.older ? html`<button type="button" class="link older" onClick=${loadOlder} disabled=${t.loadingOlder}>
       ${t.loadingOlder ? "Loading…" : "Show earlier"}</button>` : null}

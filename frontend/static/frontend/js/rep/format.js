@@ -59,6 +59,8 @@ export function messageState(m) {
   if (m.status === "failed" && m.error_code === "delivery_unknown") {
     return { label: "Delivery unknown", reason: m.error_title, retry: true };
   }
+  // The platform may have it (no answer, or a gateway's error): it waits for a status, never resent blind.
+  if (m.status === "sending" && m.defer_code === "delivery_unknown") return { label: "Delivery unknown", reason: m.defer_reason };
   if (m.status === "failed") {
     const reason = [m.error_title, m.error_code && m.error_code !== m.error_title ? `(${m.error_code})` : ""].filter(Boolean).join(" ");
     return { label: "Failed", reason: reason || "the platform refused it", retry: true };
