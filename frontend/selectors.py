@@ -3,15 +3,15 @@ each allowance with the limit that binds, what waits and until when), the queue 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
-from django.db.models import Avg, Count, Min
-from django.db.models.functions import TruncDate
+from django.db.models import Avg, Count, F, Min, Q, Value
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from campaigns.selectors import campaigns_for
 from core.presence import online_rep_ids
-from inbox.models import Conversation, Message
+from inbox.models import ActivityRequest, Conversation, Message
 from inbox.payloads import conversation_payload
 from inbox.selectors import conversations_for
 from inbox.sending import PAUSED_CODE
@@ -36,18 +36,22 @@ def _iso(value):
 
 
 def _waiting(rep_ids: list[int]) -> dict[int, list[dict]]:
-    """Per rep: their conversations' outbound messages that wait (queued or deferred), by reason,
-    with how many and the earliest time they may go (none for a paused campaign's)."""
-    rows = (Message.objects.filter(conversation__rep_id__in=rep_ids, direction="out", status__in=["queued", "deferred"])
-            .values("conversation__rep_id", "status", "defer_code")
-            .annotate(n=Count("id"), until=Min("due_at"), reason=Min("defer_reason"))
-            .order_by("conversation__rep_id", "status", "defer_code"))
+    """Per rep: what waits (queued or deferred) — their conversations' outbound messages and their
+    activity requests (likes, comments…) — by what it is and why, with how many and the earliest time
+    they may go (none for a paused campaign's)."""
+    messages = (Message.objects.filter(conversation__rep_id__in=rep_ids, direction="out", status__in=["queued", "deferred"])
+                .values("status", "defer_code", rep_id=F("conversation__rep_id"))
+                .annotate(n=Count("id"), until=Min("due_at"), reason=Min("defer_reason"), what=Value("message")))
+    activities = (ActivityRequest.objects.filter(rep_channel__rep_id__in=rep_ids, status__in=["queued", "deferred"])
+                  .values("status", "defer_code", "activity", rep_id=F("rep_channel__rep_id"))
+                  .annotate(n=Count("id"), until=Min("due_at"), reason=Min("defer_reason")))
+    rows = [*messages, *({**row, "what": row["activity"]} for row in activities)]
     out: dict[int, list[dict]] = defaultdict(list)
-    for row in rows:
+    for row in sorted(rows, key=lambda r: (r["rep_id"], r["what"] != "message", r["what"], r["status"], r["defer_code"])):
         paused = row["defer_code"] == PAUSED_CODE
-        out[row["conversation__rep_id"]].append({
-            "status": row["status"], "code": row["defer_code"], "reason": row["reason"] or "", "count": row["n"],
-            "until": None if paused else _iso(row["until"])})
+        out[row["rep_id"]].append({
+            "activity": row["what"], "status": row["status"], "code": row["defer_code"], "reason": row["reason"] or "",
+            "count": row["n"], "until": None if paused else _iso(row["until"])})
     return out
 
 
@@ -91,24 +95,37 @@ def team_board(*, user) -> list[dict]:
     return rows
 
 
+EXCHANGED = Q(direction="in") | Q(direction="out", status__in=["sent", "delivered", "read"])
+
+
 def dashboard_data(*, user, days: int = 14) -> dict:
+    """The board, the queue and the charts, all of the user's teams only (conversations_for,
+    campaigns_for). The charts cover `days` whole days ending today (settings.TIME_ZONE, the zone
+    TruncDate buckets in), listed in `dates` so the browser draws the server's days, not its own:
+    messages exchanged per day by channel (received, and sent — never one still queued, held or
+    cancelled, so a campaign's plan is no spike), counted on the day they went; the average
+    first-response time per day of the conversations opened that day, and over the period."""
     days = max(1, min(MAX_DAYS, days))
     scope = conversations_for(user)
-    since = timezone.now() - timedelta(days=days)
-    per_day = (Message.objects.filter(conversation__in=scope.values("id"), created_at__gte=since)
-               .annotate(day=TruncDate("created_at")).values("day", "channel__kind").annotate(n=Count("id")).order_by("day"))
-    first_response = (scope.filter(created_at__gte=since, first_response_seconds__isnull=False)
-                      .annotate(day=TruncDate("created_at")).values("day")
+    today = timezone.localdate()
+    dates = [today - timedelta(days=n) for n in range(days - 1, -1, -1)]
+    since = timezone.make_aware(datetime.combine(dates[0], time(0)))
+    per_day = (Message.objects.filter(EXCHANGED, conversation__in=scope.values("id"))
+               .annotate(at=Coalesce("sent_at", "created_at")).filter(at__gte=since)
+               .annotate(day=TruncDate("at")).values("day", "channel__kind").annotate(n=Count("id")).order_by("day"))
+    responded = scope.filter(created_at__gte=since, first_response_seconds__isnull=False)
+    first_response = (responded.annotate(day=TruncDate("created_at")).values("day")
                       .annotate(avg=Avg("first_response_seconds"), n=Count("id")).order_by("day"))
     unassigned = scope.filter(rep__isnull=True).exclude(status="resolved").select_related("contact", "channel")
     return {
         "days": days,
+        "dates": [d.isoformat() for d in dates],
         "reps": team_board(user=user),
         "unassigned": [conversation_payload(c) for c in unassigned.order_by("-last_message_at")[:50]],
         "messages_per_day": [{"day": row["day"].isoformat(), "channel": row["channel__kind"], "count": row["n"]} for row in per_day],
         "first_response_per_day": [{"day": row["day"].isoformat(), "seconds": round(row["avg"]), "conversations": row["n"]}
                                    for row in first_response],
-        "first_response_seconds": scope.aggregate(avg=Avg("first_response_seconds"))["avg"],
+        "first_response_seconds": responded.aggregate(avg=Avg("first_response_seconds"))["avg"],
         "open_conversations": scope.exclude(status="resolved").count(),
         "campaigns": _campaigns(user),
     }

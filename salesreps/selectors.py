@@ -502,7 +502,7 @@ def _activity_today(rep: SalesRep, rep_channel: SalesRepChannel, activity: Sales
     cap = max_capacity(rep_channel, activity)
     allowance, stored = allowance_lookup(rep_channel, activity, day)
     allowance = min(allowance, cap)
-    used = used_on(activity=activity, day=day)
+    used = used_on(activity=activity, day=day) if activity.pk is not None else 0  # no row yet: nothing recorded
     limits = {"activity_cap": cap - used, "warmup": allowance - used,
               **{name: u["limit"] - u["used"] for name, u in usage.items()}}
     binding, left = rules.binding_limit(limits=limits)
@@ -542,18 +542,28 @@ def _activity_today(rep: SalesRep, rep_channel: SalesRepChannel, activity: Sales
     }
 
 
+def _offered_activities(rep_channel: SalesRepChannel) -> list[SalesRepChannelActivity]:
+    """Every activity the rep-channel's channel offers, by name: its own row where one exists, else
+    an unsaved one (the rep-channel's window and cap; its row is made by the first request)."""
+    rows = {a.activity_id: a for a in rep_channel.activities.all()}
+    for offered in rep_channel.channel.activities.all():
+        rows.setdefault(offered.id, SalesRepChannelActivity(rep_channel=rep_channel, activity=offered))
+    return sorted(rows.values(), key=lambda a: a.activity.name)
+
+
 def rep_today(*, rep: SalesRep, at: datetime | None = None) -> dict:
-    """Per channel and activity, what the rep may do today: allowance, used, remaining, window,
-    next opening and the limit that binds. Reads only: the day's allowance row is stored by the
-    first activity actually recorded, so looking never advances the warm-up."""
+    """Per channel and every activity it offers (message, like, comment…), what the rep may do
+    today: allowance, used, remaining, window, next opening and the limit that binds. Reads only:
+    the day's allowance row is stored by the first activity actually recorded, so looking never
+    advances the warm-up."""
     at = at or timezone.now()
     rep = SalesRep.objects.get(pk=rep.pk)
     rep_channels = (SalesRepChannel.objects.filter(rep=rep).select_related("channel", "rep")
-                    .prefetch_related("activities__activity").order_by("channel__name", "id"))
+                    .prefetch_related("activities__activity", "channel__activities").order_by("channel__name", "id"))
     channels = []
     for rep_channel in rep_channels:
         usage = channel_usage(channel=rep_channel.channel, at=at)
-        activities = sorted(rep_channel.activities.all(), key=lambda a: a.activity.name)
+        activities = _offered_activities(rep_channel)
         channels.append({
             "rep_channel_id": rep_channel.id,
             "channel_id": rep_channel.channel_id,

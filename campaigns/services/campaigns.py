@@ -2,7 +2,9 @@
 
 draft → scheduled (expanded; messages queued for each contact's window) → running (first
 window open or first send) → completed (nothing left to send or plan); scheduled / running ⇄
-paused; anything not finished → cancelled.
+paused; anything not finished → cancelled. Start and resume move a campaign whose first window
+has already begun straight to running; beat's campaigns_advance moves those whose start was
+still ahead when the window opens.
 
 Pause parks unsent messages as `deferred` with defer_code "campaign_paused" and a due time far
 ahead (PAUSED_UNTIL), so claim_due never picks them and the rows keep their planned window;
@@ -231,6 +233,16 @@ def campaign_delete(*, campaign_id: int) -> None:
 # ---- start -----------------------------------------------------------------------------------
 
 
+def _opened_rows(campaign, now: datetime):
+    """Recipients whose window has begun at `now`: their campaign is running (campaign may be an
+    id or an OuterRef)."""
+    return CampaignRecipient.objects.filter(campaign=campaign, window_start__lte=now)
+
+
+def _window_opened(campaign_id: int, now: datetime) -> bool:
+    return _opened_rows(campaign_id, now).exists()
+
+
 def campaign_start(*, campaign_id: int, now: datetime | None = None,
                    progress: Callable[[int], None] | None = None, on_total: Callable[[int], None] | None = None) -> PlanResult:
     """Expand a draft into one recipient per audience contact and queue their messages; all or
@@ -250,7 +262,8 @@ def campaign_start(*, campaign_id: int, now: datetime | None = None,
         if result.scheduled == 0:
             reasons = ", ".join(f"{k}: {v}" for k, v in sorted(result.reasons.items()))
             raise ValueError(f"no contact of the audience can be reached in the campaign window ({reasons})")
-        campaign.status, campaign.started_at = Campaign.Status.SCHEDULED, now
+        campaign.status = Campaign.Status.RUNNING if _window_opened(campaign.id, now) else Campaign.Status.SCHEDULED
+        campaign.started_at = now
         campaign.save(update_fields=["status", "started_at", "audience"])
         campaign_progress_changed(campaign_ids=[campaign.id])
         message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
@@ -286,7 +299,7 @@ def campaign_resume(*, campaign_id: int, now: datetime | None = None) -> int:
     requeued = messages_requeue(message_ids=campaign_message_ids(campaign_id), parked_code=PAUSED_CODE,
                                 due_at=Greatest(Subquery(window_start), now))
     reached = CampaignRecipient.objects.filter(campaign=campaign, sent_at__isnull=False).exists()
-    campaign.status = Campaign.Status.RUNNING if reached else Campaign.Status.SCHEDULED
+    campaign.status = Campaign.Status.RUNNING if reached or _window_opened(campaign.id, now) else Campaign.Status.SCHEDULED
     campaign.save(update_fields=["status"])
     campaign_progress_changed(campaign_ids=[campaign.id])
     message_enqueue(message_id=0)  # any id: it only wakes a dispatcher, the rows are the schedule
@@ -341,7 +354,7 @@ def campaigns_advance(*, now: datetime | None = None) -> dict[str, int]:
     recipients_sync_states(campaign_ids=live)
     moved = {"running": 0, "completed": 0}
     scheduled_rows = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), state="scheduled")
-    started = CampaignRecipient.objects.filter(campaign=OuterRef("pk"), window_start__lte=now)
+    started = _opened_rows(OuterRef("pk"), now)
     opened = list(Campaign.objects.filter(pk__in=live, status="scheduled").filter(Exists(started)).values_list("id", flat=True))
     with transaction.atomic():
         moved["running"] = Campaign.objects.filter(pk__in=opened, status="scheduled").update(status="running")

@@ -7,7 +7,9 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.services.campaigns import PAUSED_UNTIL
+from campaigns.services.progress import pending_progress_drain
 from campaigns.tests.world import make_contact
+from core.models import EventOutbox
 from inbox.models import Conversation, Message, Template
 from inbox.services.outbound import dispatch_due_messages
 from inbox.tests.factories import make_channel, make_rep, make_rep_channel, make_team, make_user
@@ -120,7 +122,7 @@ def test_start_pause_resume_cancel(world, api_for):
     url = f"/api/campaigns/{created['id']}"
     started = client.post(f"{url}/start/")
     assert started.status_code == 200, started.json()
-    assert started.json()["plan"]["scheduled"] == 3 and started.json()["campaign"]["status"] == "scheduled"
+    assert started.json()["plan"]["scheduled"] == 3 and started.json()["campaign"]["status"] == "running"  # window open
     assert client.post(f"{url}/start/").status_code == 400  # once only
     assert client.patch(f"{url}/", {"name": "renamed"}, format="json").status_code == 400  # no edits once started
 
@@ -132,7 +134,7 @@ def test_start_pause_resume_cancel(world, api_for):
     assert dispatch_due_messages(max_seconds=30) == 0
 
     resumed = client.post(f"{url}/resume/")
-    assert resumed.json()["messages"] == 3 and resumed.json()["campaign"]["status"] == "scheduled"
+    assert resumed.json()["messages"] == 3 and resumed.json()["campaign"]["status"] == "running"  # nothing sent, window open
     windows = dict(CampaignRecipient.objects.values_list("message_id", "window_start"))
     for message in Message.objects.all():
         assert message.status == "queued" and message.due_at >= windows[message.id]
@@ -143,6 +145,30 @@ def test_start_pause_resume_cancel(world, api_for):
     cancelled = client.post(f"{url}/cancel/")
     assert cancelled.json()["campaign"]["status"] == "cancelled"
     assert client.post(f"{url}/cancel/").status_code == 400
+
+
+def test_starting_a_campaign_whose_window_is_open_makes_it_running_at_once_and_says_so_on_the_socket(
+        world, api_for, django_capture_on_commit_callbacks):
+    client = api_for(world["manager"])
+    created = client.post("/api/campaigns/", payload(world), format="json").json()
+    EventOutbox.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        started = client.post(f"/api/campaigns/{created['id']}/start/")
+    assert started.status_code == 200, started.json()
+    assert started.json()["campaign"]["status"] == "running"  # not "scheduled" until a periodic task runs
+    assert client.get(f"/api/campaigns/{created['id']}/").json()["status"] == "running"
+    assert client.get(f"/api/campaigns/{created['id']}/stats/").json()["status"] == "running"
+    pending_progress_drain()
+    frames = [(row.recipients, data) for row in EventOutbox.objects.order_by("id") for name, data in row.events
+              if name == "campaign.progress"]
+    assert [data["status"] for _, data in frames] == ["running"]
+    assert world["manager"].id in frames[0][0] and world["other_manager"].id not in frames[0][0]
+
+    later = client.post("/api/campaigns/", payload(world, name="Next week", start_at="2030-06-01T09:00:00",
+                                                   end_at="2030-06-01T17:00:00"), format="json").json()
+    assert client.post(f"/api/campaigns/{later['id']}/start/").json()["campaign"]["status"] == "scheduled"  # beat moves it then
+    client.post(f"/api/campaigns/{later['id']}/pause/")
+    assert client.post(f"/api/campaigns/{later['id']}/resume/").json()["campaign"]["status"] == "scheduled"
 
 
 def test_cancel_withdraws_unsent_messages(world, api_for):

@@ -56,7 +56,8 @@ def test_a_start_marks_the_campaign_after_commit_and_the_drain_emits_its_figures
     [(recipients, data)] = _progress_rows()
     assert recipients == sorted([w["manager_a"].id, w["admin"].id])  # never team B's manager, never the rep
     check_payload("campaign.progress", data)
-    assert (data["campaign_id"], data["team_id"], data["status"], data["recipients"]) == (campaign.id, w["team_a"].id, "scheduled", 3)
+    # 09:00 wall clock has passed at NOW (10:00 UTC) for the contacts: the start made it running at once.
+    assert (data["campaign_id"], data["team_id"], data["status"], data["recipients"]) == (campaign.id, w["team_a"].id, "running", 3)
     assert data["progress"] == {"planned": 3, "waiting": 3, "sent": 0, "delivered": 0, "read": 0, "replied": 0, "failed": 0,
                                 "skipped": 0, "cancelled": 0}
     assert not PendingProgress.objects.exists() and pending_progress_drain() == 0

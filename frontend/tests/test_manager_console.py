@@ -18,9 +18,10 @@ from django.utils import timezone
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.tests.world import make_contact
 from frontend.tests.pages import assert_accessible, login
-from inbox.models import Contact, Conversation, Message, Template
+from inbox.models import ActivityRequest, Contact, Conversation, Message, Template
+from inbox.services.activities import activities_dispatch_due
 from inbox.tests.factories import make_channel, make_conversation, make_rep, make_rep_channel, make_team, make_user
-from salesreps.models import SalesRepChannel, WeeklyWindow, WorkingShift
+from salesreps.models import ChannelActivity, SalesRepChannel, SalesRepChannelActivity, WeeklyWindow, WorkingShift
 from webhooks.tests.signing import SECRET, signed
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -151,6 +152,103 @@ def test_the_board_shows_the_team_with_todays_limits_and_what_waits_until_when()
     assert client_for("oscar").get("/api/dashboard/").json()["reps"][0]["full_name"] == "Olga"
 
 
+def _likes_world(w):
+    """The WhatsApp channel offers likes too; Alice's likes are capped at 1 a day, Bob's have no row
+    of their own (the rep-channel's window and cap). Alice asks for two likes: one is done, the
+    other waits for tomorrow's cap (the real request and dispatch path, sandboxed)."""
+    like = ChannelActivity.objects.create(channel=w["wa"], name="like")
+    alice_wa = SalesRepChannel.objects.get(rep=w["alice"], channel=w["wa"])
+    SalesRepChannelActivity.objects.create(rep_channel=alice_wa, activity=like, max_capacity=1)
+    return alice_wa
+
+
+def _request_likes(alice_wa, n: int) -> None:
+    alice = client_for("alice")
+    for i in range(n):
+        answer = alice.post("/api/activities/", {"rep_channel": alice_wa.id, "activity": "like", "target": f"https://post/{i}"},
+                            content_type="application/json", headers={"Idempotency-Key": f"like-{time.time_ns()}-{i}"})
+        assert answer.status_code in (201, 202), answer.json()
+    activities_dispatch_due(max_seconds=10)
+
+
+@pytest.mark.django_db
+def test_the_board_shows_every_activity_a_channel_offers_with_its_binding_limit_and_deferred_likes_until_when():
+    w = world()
+    alice_wa = _likes_world(w)
+    _request_likes(alice_wa, 2)
+    assert sorted(ActivityRequest.objects.values_list("status", flat=True)) == ["deferred", "done"]
+    data = client_for("maya").get("/api/dashboard/").json()
+    alice, bob = data["reps"][0], data["reps"][1]
+    activities = {a["activity"]: a for a in alice["channels"][0]["activities"]}
+    assert sorted(activities) == ["like", "message"]
+    like = activities["like"]
+    assert (like["used"], like["allowance"], like["max_capacity"], like["binding_limit"], like["blocked_by"]) == (
+        1, 1, 1, "activity_cap", "activity_cap")
+    assert like["next_opening"] is not None  # until when the cap holds it
+    assert activities["message"]["binding_limit"] == "warmup"  # a like is not a message: its use is its own
+    assert activities["message"]["used"] == 0
+    [waiting] = alice["waiting"]
+    deferred = ActivityRequest.objects.get(status="deferred")
+    assert {k: waiting[k] for k in ("activity", "status", "code", "count")} == {
+        "activity": "like", "status": "deferred", "code": "activity_cap", "count": 1}
+    assert datetime.fromisoformat(waiting["until"]) == deferred.due_at and waiting["reason"] == deferred.defer_reason
+    # Bob has no like row of his own: his likes still show, under the rep-channel's cap and ramp.
+    bob_like = next(a for a in bob["channels"][0]["activities"] if a["activity"] == "like")
+    assert (bob_like["used"], bob_like["allowance"], bob_like["blocked_by"]) == (0, 200, None)
+    assert bob["waiting"] == []
+
+
+@pytest.mark.django_db
+def test_the_charts_count_the_managers_team_only_and_only_messages_that_went():
+    """Messages per day by channel, first-response time and the campaign funnel: team A's manager
+    never sees team B's (its messages, its response times, its campaign); a queued campaign message
+    is not a message of the day; the days are the server's."""
+    w = world()
+    mine = make_conversation(w["alice"], w["wa"], name="Ana Lisboa Chat")
+    theirs = make_conversation(w["olga"], w["sms"], name="Other Team Chat")
+    now = timezone.now()
+
+    def message(conversation, *, days_ago, direction, status, n=1):
+        for _ in range(n):
+            m = Message.objects.create(conversation=conversation, channel=conversation.channel, direction=direction,
+                                       status=status, body="x")
+            Message.objects.filter(pk=m.pk).update(created_at=now - timedelta(days=days_ago))
+
+    message(mine, days_ago=2, direction="in", status="received", n=2)
+    message(mine, days_ago=0, direction="out", status="delivered")
+    message(mine, days_ago=0, direction="out", status="queued", n=5)  # planned, not gone: not counted
+    message(mine, days_ago=0, direction="out", status="cancelled")
+    message(theirs, days_ago=0, direction="in", status="received", n=7)
+    message(theirs, days_ago=2, direction="out", status="read", n=3)
+    Conversation.objects.filter(pk=mine.pk).update(first_response_seconds=600)
+    Conversation.objects.filter(pk=theirs.pk).update(first_response_seconds=60)
+    old = make_conversation(w["bob"], w["wa"], name="Old Chat")  # opened before the period: not in its average
+    Conversation.objects.filter(pk=old.pk).update(first_response_seconds=9000, created_at=now - timedelta(days=30))
+    other_campaign = Campaign.objects.create(name="Openers promo", team=w["b"], channel=w["sms"], text="Hi",
+                                             start_at=datetime(2030, 1, 1), end_at=datetime(2030, 1, 2))
+    my_campaign = Campaign.objects.create(name="Closers promo", team=w["a"], channel=w["wa"], text="Hi",
+                                          start_at=datetime(2030, 1, 1), end_at=datetime(2030, 1, 2))
+
+    maya = client_for("maya")
+    data = maya.get("/api/dashboard/", {"days": 7}).json()
+    today = timezone.localdate()
+    assert data["dates"] == [(today - timedelta(days=n)).isoformat() for n in range(6, -1, -1)]
+    per_day = {(r["day"], r["channel"]): r["count"] for r in data["messages_per_day"]}
+    assert per_day == {((today - timedelta(days=2)).isoformat(), "whatsapp"): 2, (today.isoformat(), "whatsapp"): 1}
+    assert "sms" not in json.dumps(data["messages_per_day"])  # team B's channel
+    assert [(r["day"], r["seconds"]) for r in data["first_response_per_day"]] == [(today.isoformat(), 600)]
+    assert data["first_response_seconds"] == 600
+    assert [c["name"] for c in data["campaigns"]] == ["Closers promo"]
+    assert maya.get(f"/api/campaigns/{my_campaign.id}/stats/").status_code == 200  # the funnel's figures
+    assert maya.get(f"/api/campaigns/{other_campaign.id}/stats/").status_code == 404
+    assert "Openers" not in json.dumps(data) and "Other Team Chat" not in json.dumps(data)
+
+    oscar = client_for("oscar").get("/api/dashboard/", {"days": 7}).json()
+    assert sum(r["count"] for r in oscar["messages_per_day"]) == 10
+    assert {r["channel"] for r in oscar["messages_per_day"]} == {"sms"}
+    assert oscar["first_response_seconds"] == 60 and [c["name"] for c in oscar["campaigns"]] == ["Openers promo"]
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("days", ["0", "91", "week", "1e9"])
 def test_bad_dashboard_days_are_a_400_naming_days(days):
@@ -229,6 +327,9 @@ def test_a_manager_builds_a_campaign_with_a_live_count_starts_it_watches_it_and_
     assert (campaign.template.name, step.template.name, step.delay_hours) == ("spring_offer", "spring_nudge", 48)
     page.get_by_role("button", name="Start campaign").click()
     page.locator("#campaign-said", has_text="Started: 3 messages planned").wait_for(timeout=10000)
+    # The window opened an hour ago: running from the answer to Start on, not "scheduled" until beat.
+    assert page.locator("#campaign-status").inner_text() == "running"
+    assert Campaign.objects.get(pk=campaign.pk).status == "running"
 
     # The worker sends two (the daily cap), live: the page is never reloaded and reads no figures on
     # message frames; the socket's `campaign.progress` frames carry them.
@@ -255,8 +356,8 @@ def test_a_manager_builds_a_campaign_with_a_live_count_starts_it_watches_it_and_
         time.sleep(0.3)
     page.get_by_label("State").select_option(label="waiting")
     why = page.locator("#recipients tbody tr[data-state=scheduled] .mc-why")
+    page.locator("#recipients-page", has_text="Page 1 of 1 · 1 recipients").wait_for()  # the filtered page came
     why.filter(has_text="campaign daily cap 2 reached").wait_for(timeout=10000)
-    assert "Page 1 of 1 · 1 recipients" in page.locator("#recipients-page").inner_text()
     page.get_by_label("State").select_option(label="all")
     page.locator("#recipients tbody tr").nth(2).wait_for()
     # behind the live tiles, the per-rep figures are re-read too: Alice sent both
@@ -370,14 +471,28 @@ def test_the_team_board_is_live_and_the_charts_draw_on_desktop_and_phone(browser
             Message.objects.filter(pk=m.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
     Conversation.objects.filter(pk=conversation.pk).update(first_response_seconds=420)
     make_conversation(None, w["wa"], name="Queue Person", team=w["a"])
+    alice_wa = _likes_world(w)
+    _request_likes(alice_wa, 2)  # one like done, one held by Alice's like cap
     context, page = _console(browser, asgi_server, "maya")
     page.locator("#reps tr").first.wait_for()
     names = page.locator("#reps tr th").all_inner_texts()
     assert [n.split()[0] for n in names] == ["Alice", "Bob", "Maya"]  # not the other team's Olga
     alice = page.locator("#reps tr", has_text="Alice")
-    assert "binds: warm-up allowance" in alice.inner_text()
-    assert "0 / 40" in alice.inner_text()
+    message = alice.locator(".mc-activity[data-activity=message]")
+    assert "binds: warm-up allowance" in message.inner_text()
+    assert "0 / 40" in message.inner_text()
+    like = alice.locator(".mc-activity[data-activity=like]")  # per activity, not only messages
+    assert "1 / 1" in like.inner_text() and "binds: daily cap" in like.inner_text()
+    assert "daily cap until" in like.inner_text()  # blocked, and until when
+    waiting = alice.locator(".mc-waiting li[data-activity=like]")
+    assert "1 like deferred" in waiting.inner_text() and "(until " in waiting.inner_text()
+    bob_like = page.locator("#reps tr", has_text="Bob").locator(".mc-activity[data-activity=like]")
+    assert "0 / 200" in bob_like.inner_text() and "open" in bob_like.inner_text()  # no row of his own: the rep-channel's cap
     assert "offline" in alice.inner_text()
+    assert "available" in alice.locator("td[data-label=Presence]").inner_text()
+    assert alice.locator("td[data-label=Open]").inner_text() == "1"
+    _request_likes(alice_wa, 1)  # live: the activity frames reload the board, never the page
+    alice.locator(".mc-waiting li[data-activity=like]", has_text="2 likes deferred").wait_for(timeout=10000)
     rep_context, _rep_page = login(browser, asgi_server, "alice")  # Alice opens her inbox: the board hears it
     alice.locator("text=online").first.wait_for(timeout=5000)
     assert page.locator("#unassigned li", has_text="Queue Person").count() == 1
@@ -399,4 +514,42 @@ def test_the_team_board_is_live_and_the_charts_draw_on_desktop_and_phone(browser
     assert_accessible(page, context="team board on a phone")
     page.screenshot(path=str(SCREENSHOTS / "manager-team-phone.png"), full_page=True)
     rep_context.close()
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_date_overrides_from_today_on_follow_the_reps_date_in_their_zone_not_the_browsers(browser, asgi_server):
+    """Kiritimati is UTC+14 and Pago Pago UTC-11: whatever the hour, one of them is on another date
+    than UTC (the browser's toISOString date), so a split by the browser's date fails for one."""
+    w = world()
+    maya = client_for("maya")
+    utc_today = datetime.now(UTC).date()
+    reps = {}
+    for name, zone in (("kiri", "Pacific/Kiritimati"), ("pago", "Pacific/Pago_Pago")):
+        rep = make_rep(name, team=w["a"])
+        answer = maya.put(f"/api/reps/{rep.id}/schedule/", {"timezone": zone, "week": [], "time_off": []},
+                          content_type="application/json")
+        assert answer.status_code == 200, answer.json()
+        for offset in (-2, -1, 0, 1, 2):
+            body = {"date": (utc_today + timedelta(days=offset)).isoformat(), "number": 1, "start_time": "09:00",
+                    "end_time": "12:00", "is_day_off": False, "note": f"utc{offset:+d}"}
+            created = maya.post(f"/api/reps/{rep.id}/shifts/", body, content_type="application/json")
+            assert created.status_code == 201, created.json()
+        reps[zone] = rep
+    local = {zone: datetime.now(ZoneInfo(zone)).date() for zone in reps}
+    assert any(day != utc_today for day in local.values())  # the test tells the two rules apart at any hour
+    context, page = _console(browser, asgi_server, "maya")
+    for zone, rep in reps.items():
+        page.goto(f"/dashboard/#schedules/{rep.id}")
+        page.get_by_role("heading", name=f"Weekly schedule of {rep.full_name}").wait_for()
+        page.get_by_role("heading", name=f"Today ({local[zone].strftime('%A')}, {zone})").wait_for()
+        page.locator("#overrides tbody tr").first.wait_for()
+        shown = page.locator("#overrides tbody tr td:first-child").all_inner_texts()
+        expected = [(utc_today + timedelta(days=o)).isoformat() for o in (-2, -1, 0, 1, 2)
+                    if utc_today + timedelta(days=o) >= local[zone]]
+        assert shown == expected, (zone, local[zone], shown)
+        overrides = page.locator("section", has=page.get_by_role("heading", name="Date overrides"))
+        assert overrides.get_by_label("Date", exact=True).input_value() == local[zone].isoformat()  # a new one starts on the rep's today
+    assert_accessible(page, context="date overrides far from UTC")
     context.close()

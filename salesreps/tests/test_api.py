@@ -264,8 +264,9 @@ def test_me_shows_profile_channels_and_today(rep, channel):
     assert (body["id"], body["username"], body["is_available"]) == (rep.id, "riley", True)
     assert [c["channel_name"] for c in body["channels"]] == ["WhatsApp Sales"]
     (today,) = body["today"]["channels"]
-    (activity,) = today["activities"]
+    like, activity = today["activities"]  # every activity the channel offers, by name; like has no row of its own yet
     assert activity["activity"] == "message" and activity["max_capacity"] == 40
+    assert (like["activity"], like["max_capacity"], like["used"], like["rep_channel_activity_id"]) == ("like", 40, 0, None)
     assert {"allowance", "used", "remaining", "binding_limit", "next_opening", "windows"} <= set(activity)
     assert PASSWORD.encode() not in response.content
 

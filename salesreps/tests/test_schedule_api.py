@@ -221,7 +221,8 @@ def test_editing_the_schedule_keeps_the_days_ledger_and_shifts(manager, rep, cha
         {"first_day": "2025-03-03", "last_day": "2025-03-07"}]}).status_code == 200
     assert put(manager.user, rep, {"timezone": "Europe/Paris", "week": [_w(0, "08:00", "12:00")], "time_off": []}).status_code == 200
     assert ledger() == before
-    [today] = [a for c in selectors.rep_today(rep=rep, at=monday + timedelta(minutes=30))["channels"] for a in c["activities"]]
+    [today] = [a for c in selectors.rep_today(rep=rep, at=monday + timedelta(minutes=30))["channels"] for a in c["activities"]
+               if a["activity"] == "message"]
     assert (today["used"], today["allowance"], today["remaining"]) == (2, 10, 8)
     assert today["windows"] == [{"start": time(8), "end": time(12), "crosses_midnight": False}]
 

@@ -11,7 +11,7 @@ import { Insights } from "./manager/insights.js";
 
 const TABS = [["team", "Team"], ["schedules", "Schedules"], ["campaigns", "Campaigns"], ["charts", "Charts"]];
 const RELOADING = new Set(["message.created", "message.updated", "messages.changed", "conversation.created",
-  "conversation.updated", "conversation.assigned", "conversations.changed"]);
+  "conversation.updated", "conversation.assigned", "conversations.changed", "activity.updated"]);
 
 function route() {
   const [tab = "team", arg = ""] = location.hash.replace(/^#/, "").split("/");

@@ -6,7 +6,7 @@ function Activity({ a }) {
   const blocked = a.blocked_by;
   const status = blocked ? `${limitName(blocked)}${a.next_opening ? ` until ${when(a.next_opening)}` : ""}`
     : `open${a.window_closes ? ` until ${when(a.window_closes)}` : ""}`;
-  return html`<li class=${`mc-activity${blocked ? " mc-blocked" : ""}`}>
+  return html`<li class=${`mc-activity${blocked ? " mc-blocked" : ""}`} data-activity=${a.activity}>
     <span class="mc-act-name">${a.activity}</span>
     <meter min="0" max=${Math.max(1, a.allowance)} value=${a.used} aria-label=${`${a.activity}: ${a.used} of ${a.allowance} used`}></meter>
     <span><strong>${a.used} / ${a.allowance}</strong>${a.allowance < a.max_capacity ? html` <span class="mc-muted">(cap ${a.max_capacity})</span>` : ""}</span>
@@ -15,10 +15,11 @@ function Activity({ a }) {
   </li>`;
 }
 
+// Messages and activity requests (likes, comments…) that wait: how many, why and until when.
 function Waiting({ items }) {
   if (!items.length) return html`<span class="mc-muted">nothing waits</span>`;
-  return html`<ul class="mc-plain">${items.map((w) => html`<li key=${w.status + w.code}>
-    <strong>${w.count}</strong> ${w.status}${w.reason ? ` — ${w.reason}` : w.code ? ` — ${w.code}` : ""}
+  return html`<ul class="mc-plain mc-waiting">${items.map((w) => html`<li key=${w.activity + w.status + w.code} data-activity=${w.activity}>
+    <strong>${w.count}</strong> ${w.activity}${w.count === 1 ? "" : "s"} ${w.status}${w.reason ? ` — ${w.reason}` : w.code ? ` — ${limitName(w.code)}` : ""}
     ${w.until && w.status === "deferred" ? html` <span class="mc-muted">(until ${when(w.until)})</span>` : ""}</li>`)}</ul>`;
 }
 

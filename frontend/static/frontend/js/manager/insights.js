@@ -1,17 +1,8 @@
 // Charts of the team's work: messages per day by channel, first-response time per day, and the
-// funnel of a campaign (planned → sent → delivered → read → replied).
+// funnel of a campaign (planned → sent → delivered → read → replied). Everything is the manager's
+// teams' only, read from /api/dashboard/ and the campaign's /stats/.
 import { html, useState, useEffect, api, errorText, Notice, duration } from "./ui.js";
 import { StackedBars, Funnel } from "../chart.js";
-
-function lastDays(n) {
-  const out = [];
-  const today = new Date();
-  for (let i = n - 1; i >= 0; i--) {
-    const d = new Date(today.getFullYear(), today.getMonth(), today.getDate() - i);
-    out.push(`${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`);
-  }
-  return out;
-}
 
 export function funnelStages(stats) {
   const s = stats.by_state;
@@ -38,7 +29,7 @@ export function CampaignFunnel({ campaignId, stats: given }) {
 }
 
 export function Insights({ data }) {
-  const days = lastDays(data.days);
+  const days = data.dates;  // the server's days (the zone it counts in), not the browser's
   const channels = [...new Set(data.messages_per_day.map((r) => r.channel))].sort();
   const count = (d, ch) => (data.messages_per_day.find((r) => r.day === d && r.channel === ch) || { count: 0 }).count;
   const series = channels.map((ch) => ({ name: ch, values: days.map((d) => count(d, ch)) }));

@@ -128,7 +128,7 @@ function WeekEditor({ rep, doc, activities, onSaved }) {
         <button type="button" class="mc-button mc-quiet" aria-label=${`Remove time off ${i + 1}`}
           onClick=${() => setState({ ...state, time_off: state.time_off.filter((_, j) => j !== i) })}>Remove</button></div>`)}
       <button type="button" class="mc-button mc-quiet" onClick=${() => {
-        const day = new Date().toISOString().slice(0, 10);
+        const day = doc.today.date;  // the rep's date (their zone), from the server, not the browser's
         setState({ ...state, time_off: [...state.time_off, { first_day: day, last_day: day, reason: "" }] });
       }}>Add time off</button>
     </fieldset>
@@ -140,9 +140,12 @@ function WeekEditor({ rep, doc, activities, onSaved }) {
 }
 
 // Dated shifts entered for a date (planned): each replaces the week's windows that day, a day off clears it.
+// "Today" is the rep's shift day in the rep's zone as the server answers it (schedule `today.date`):
+// the browser's own clock and zone say nothing about the rep's date.
 function Overrides({ rep, doc, onChanged }) {
   const [shifts, error, reload] = useLoad(() => api(`/api/reps/${rep.id}/shifts/`), [rep.id]);
-  const blank = { date: new Date().toISOString().slice(0, 10), number: 1, start_time: "09:00", end_time: "17:00", is_day_off: false, note: "" };
+  const today = doc.today.date;
+  const blank = { date: today, number: 1, start_time: "09:00", end_time: "17:00", is_day_off: false, note: "" };
   const [draft, setDraft] = useState(blank);
   const [said, setSaid] = useState({ message: "", kind: "info" });
   const [changes, setChanges] = useState(null);
@@ -169,7 +172,6 @@ function Overrides({ rep, doc, onChanged }) {
       await after(`Override for ${s.date} deleted: the week applies that day again.`);
     } catch (err) { setSaid({ message: errorText(err), kind: "error" }); setChanges(null); }
   };
-  const today = new Date().toISOString().slice(0, 10);
   const upcoming = (shifts || []).filter((s) => s.planned && s.date >= today);
   return html`<section class="mc-card" aria-labelledby="overrides-title">
     <h2 id="overrides-title">Date overrides</h2>
@@ -181,7 +183,7 @@ function Overrides({ rep, doc, onChanged }) {
         <td>${s.is_day_off ? "day off" : `${hhmm(s.start_time)}–${hhmm(s.end_time)}`}</td><td>${s.note}</td>
         <td><button type="button" class="mc-button mc-quiet" aria-label=${`Delete override on ${s.date}, shift ${s.number}`}
           onClick=${() => remove(s)}>Delete</button></td></tr>`)}</tbody></table></div>`
-      : html`<p class="mc-muted">No override from today on.</p>`}
+      : html`<p class="mc-muted">No override from today (${today}) on.</p>`}
     <form class="mc-inline-form" onSubmit=${add}>
       <label>Date <input type="date" required value=${draft.date} onInput=${set("date")} /></label>
       <label>Shift number <input type="number" min="1" max="9" required value=${draft.number} onInput=${set("number")} /></label>
