@@ -7,12 +7,14 @@ from typing import TypedDict
 class MessagePayload(TypedDict):
     id: int
     conversation_id: int
+    channel_id: int
     direction: str
     status: str
     kind: str
     body: str
     media_url: str
     media_type: str
+    media_filename: str
     external_id: str
     defer_code: str
     defer_reason: str
@@ -21,6 +23,7 @@ class MessagePayload(TypedDict):
     latitude: float | None
     longitude: float | None
     created_at: str
+    sent_at: str | None
     sender_id: int | None
 
 

@@ -84,6 +84,6 @@ def media_fetch(*, user, message_id: int, client: httpx.Client | None = None) ->
         if own:
             client.close()
     inline = content_type.startswith(INLINE_TYPES) and (not content_type.startswith("image/") or content_type in PASSIVE_IMAGE_TYPES)
-    name = urlsplit(url).path.rsplit("/", 1)[-1] or f"attachment-{message.id}"
+    name = message.media_filename or urlsplit(url).path.rsplit("/", 1)[-1] or f"attachment-{message.id}"
     return Media(content=b"".join(chunks), content_type=content_type if inline else "application/octet-stream",
                  inline=inline, filename=name[:100])

@@ -164,6 +164,7 @@ class Message(models.Model):
     body = models.TextField(blank=True)
     media_url = models.TextField(blank=True)
     media_type = models.CharField(max_length=20, blank=True)
+    media_filename = models.CharField(max_length=255, blank=True)  # a document's name as the sender gave it
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     reply_to_external_id = models.CharField(max_length=200, blank=True)
@@ -187,6 +188,8 @@ class Message(models.Model):
     campaign_recipient_id = models.BigIntegerField(null=True, blank=True)
     search = SearchVectorField(null=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it was sent: by us (the provider's answer), or by the contact (the platform's timestamp,
+    # never after we stored it); created_at is when it was stored, hours later for a late delivery.
     sent_at = models.DateTimeField(null=True, blank=True)
     status_at = models.DateTimeField(null=True, blank=True)
 

@@ -16,12 +16,14 @@ def message_payload(message: Message) -> MessagePayload:
     return {
         "id": message.id,
         "conversation_id": message.conversation_id,
+        "channel_id": message.channel_id,
         "direction": message.direction,
         "status": message.status,
         "kind": message.kind,
         "body": message.body,
         "media_url": message.media_url,
         "media_type": message.media_type,
+        "media_filename": message.media_filename,
         "external_id": message.external_id,
         "defer_code": message.defer_code,
         "defer_reason": message.defer_reason,
@@ -30,6 +32,7 @@ def message_payload(message: Message) -> MessagePayload:
         "latitude": message.latitude,
         "longitude": message.longitude,
         "created_at": _iso(message.created_at),
+        "sent_at": _iso(message.sent_at),
         "sender_id": message.sender_id,
     }
 

@@ -49,6 +49,7 @@ class InboundMessage:
     is_echo: bool = False  # sent by the business from elsewhere: stored as outbound
     raw_type: str = ""
     mime_type: str = ""  # the media's MIME type where the platform gives it
+    filename: str = ""  # a document's file name as the sender gave it (WhatsApp's document.filename)
     subject: str = ""  # e-mail only
 
 

@@ -136,6 +136,7 @@ def _media(body: dict, where: str, kind: str) -> dict:
         "media_url": f"whatsapp-media:{get_str(body, 'id', where, required=True)}",
         "media_type": kind,
         "mime_type": get_str(body, "mime_type", where),
+        "filename": get_str(body, "filename", where),  # documents only: the name the sender's phone shows
     }
 
 

@@ -268,15 +268,52 @@ def test_the_contact_panel_shows_one_person_on_two_channels(browser, asgi_server
     assert panel.locator(".tags li").all_inner_texts() == ["lisbon", "vip"]
     panel.locator(".campaigns", has_text="Spring offer").wait_for(timeout=5000)
     assert "First message: scheduled" in panel.locator(".campaigns").inner_text()
+    # One timeline for the person: both channels' messages, each labelled with its channel, newest last.
+    timeline = panel.locator(".timeline-list")
+    timeline.locator(".timeline-item[data-channel=service]", has_text="And hello from the other app").wait_for(timeout=5000)
+    items = timeline.locator(".timeline-item.in")  # besides the campaign's planned first message, ours
+    assert items.count() == 2
+    assert "WhatsApp Sales" in items.nth(0).inner_text() and "Hello from WhatsApp" in items.nth(0).inner_text()
+    assert "svc" in items.nth(1).inner_text() and "And hello from the other app" in items.nth(1).inner_text()
+    # It follows the person live, on either channel.
+    service(asgi_server, text="One more thing")
+    timeline.locator(".timeline-item[data-channel=service]", has_text="One more thing").wait_for(timeout=5000)
+    assert "One more thing" in timeline.locator(".timeline-item").last.inner_text()
     page.locator(".send-notes [data-note=quiet]").wait_for(timeout=5000)  # the contact's quiet hours, before sending
     assert_accessible(page, context="rep inbox: the contact panel")
     page.screenshot(path=str(SCREENSHOTS / "rep-inbox.png"))
+
+    # From the timeline, by keyboard, to that message in its own conversation.
+    show = timeline.get_by_role("button", name="Show in conversation on svc: And hello from the other app")
+    show.focus()
+    page.keyboard.press("Enter")
+    page.locator("#thread-channel", has_text="svc").wait_for(timeout=5000)
+    other = Message.objects.get(body="And hello from the other app")
+    page.wait_for_function(f"() => document.activeElement && document.activeElement.dataset.id === '{other.id}'", timeout=5000)
+    page.get_by_role("button", name="Conversation with Ada Lovelace on WhatsApp Sales").click()
+    page.locator("#thread-channel", has_text="WhatsApp Sales").wait_for(timeout=5000)
+    panel.get_by_role("button", name="Open svc").wait_for(timeout=5000)
 
     panel.get_by_role("button", name="Open svc").click()  # the same person's other channel
     page.locator("#thread-channel", has_text="svc").wait_for(timeout=5000)
     page.locator(".bubble.in .body", has_text="And hello from the other app").wait_for(timeout=5000)
     page.locator("#contact-panel .identities li[data-channel=service]", has_text="this conversation").wait_for(timeout=5000)
     assert panel.get_by_role("button", name="Open WhatsApp Sales").count() == 1  # and back to the first one
+    context.close()
+
+
+def test_a_message_delivered_late_is_shown_on_the_day_it_was_sent(browser, asgi_server, line):
+    sent = time.time() - 86400  # the person's phone was offline: it reaches us a day after it was written
+    whatsapp(asgi_server, text="Written yesterday on the train", at=sent)
+    whatsapp(asgi_server, text="And this one today")
+    context, page = login(browser, asgi_server, "alice")
+    page.get_by_role("button", name="Conversation with Ada Lovelace").click()
+    page.locator(".bubble.in .body", has_text="And this one today").wait_for(timeout=5000)
+    assert page.locator(".thread .day").all_inner_texts() == ["Yesterday", "Today"]
+    late = Message.objects.get(body="Written yesterday on the train")
+    stamp = page.locator(f".bubble[data-id='{late.id}'] time").get_attribute("datetime")
+    assert abs(timezone.datetime.fromisoformat(stamp).timestamp() - int(sent)) < 1
+    assert_accessible(page, context="rep inbox: a late message")
     context.close()
 
 
@@ -355,7 +392,8 @@ def test_attachments_come_through_the_app_never_from_the_platform(browser, asgi_
         assert page.locator(".bubble.in .coords").inner_text() == "38.72230, -9.13930"
         document = Message.objects.get(media_type="document")
         assert page.locator(".bubble.in a.document").get_attribute("href") == f"/api/messages/{document.id}/media/"
-        assert page.locator(".bubble.in a.document").get_attribute("download") is not None
+        assert page.locator(".bubble.in a.document").get_attribute("download") == "offer.pdf"
+        assert page.locator(".bubble.in a.document").inner_text() == "Download offer.pdf"  # the name the sender gave
         # Players, fed by the app's proxy: each has decoded its file's start (length, first frame).
         voice, clip = Message.objects.get(media_type="audio"), Message.objects.get(media_type="video")
         assert page.locator(".bubble.in audio[controls]").get_attribute("src") == f"/api/messages/{voice.id}/media/"

@@ -83,12 +83,14 @@ class MessageSerializer(serializers.Serializer):
 
     id = serializers.IntegerField()
     conversation_id = serializers.IntegerField()
+    channel_id = serializers.IntegerField()
     direction = serializers.ChoiceField(choices=Message.Direction.choices)
     status = serializers.ChoiceField(choices=Message.Status.choices)
     kind = serializers.CharField()
     body = serializers.CharField()
     media_url = serializers.CharField()
     media_type = serializers.CharField()
+    media_filename = serializers.CharField(help_text="A document's file name as the sender gave it; empty when unknown.")
     external_id = serializers.CharField()
     defer_code = serializers.CharField(help_text="Why it waits, as a code: outside_shift, daily_capacity, quiet_hours, …")
     defer_reason = serializers.CharField()
@@ -96,7 +98,10 @@ class MessageSerializer(serializers.Serializer):
     error_title = serializers.CharField()
     latitude = serializers.FloatField(allow_null=True, help_text="A shared location's coordinates.")
     longitude = serializers.FloatField(allow_null=True)
-    created_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField(help_text="When it was stored here.")
+    sent_at = serializers.DateTimeField(allow_null=True, help_text="When it was sent: the platform's time for an inbound "
+                                        "message (a late delivery keeps its real day), the provider's answer for ours; "
+                                        "null while ours waits.")
     sender_id = serializers.IntegerField(allow_null=True)
 
     def to_representation(self, message: Message) -> dict:

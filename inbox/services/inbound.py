@@ -122,7 +122,7 @@ def _store_known(known: list[tuple[Channel, InboundMessage, Conversation]]) -> i
     return len(rows)
 
 
-INSERTED = ("id", "conversation_id", "channel_id", "direction", "status", "kind", "body", "media_url", "media_type",
+INSERTED = ("id", "conversation_id", "channel_id", "direction", "status", "kind", "body", "media_url", "media_type", "media_filename",
             "latitude", "longitude", "reply_to_external_id", "external_id", "subject", "sent_at", "status_at", "created_at")
 
 

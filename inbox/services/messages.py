@@ -88,10 +88,10 @@ def inbound_message(*, channel: Channel, event: InboundMessage, conversation: Co
         conversation=conversation, channel=channel,
         direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND,
         status=Message.Status.RECEIVED if inbound else Message.Status.SENT,
-        kind=event.kind, body=body, media_url=event.media_url, media_type=event.media_type,
+        kind=event.kind, body=body, media_url=event.media_url, media_type=event.media_type, media_filename=event.filename[:255],
         latitude=event.latitude, longitude=event.longitude,
         reply_to_external_id=event.reply_to or event.reaction_to, external_id=event.external_id, subject=event.subject[:300],
-        sent_at=None if inbound else at, status_at=at,
+        sent_at=at, status_at=at,
     )
 
 

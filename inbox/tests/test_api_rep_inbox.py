@@ -221,3 +221,26 @@ def test_the_24_hour_window_is_the_persons_last_message_on_the_channel_in_any_of
 def test_the_24_hour_window_does_not_apply_off_whatsapp(world, client_for):
     window = _window(client_for(world.rep_a.user), world.conv_a)
     assert world.channel.kind != "whatsapp" and (window["applies"], window["open"]) == (False, True)
+
+
+def test_a_documents_download_carries_the_file_name_the_sender_gave(world, client_for, graph):
+    _whatsapp_line(world, graph)
+    graph.serve("d2", "/files/e3b0c442", b"%PDF-1.7", "application/pdf")  # Meta's URL names no file
+    document = message(world.conv_a, "", kind="media", media_type="document", media_url="whatsapp-media:d2",
+                       media_filename="PO-2025-0117.pdf")
+    answer = client_for(world.rep_a.user).get(f"/api/messages/{document.id}/media/")
+    assert answer.status_code == 200 and answer["Content-Disposition"] == 'inline; filename="PO-2025-0117.pdf"'
+
+
+def test_the_persons_timeline_holds_only_the_conversations_the_rep_may_see(world, client_for):
+    # The same person on another channel, in a conversation of another rep: not in rep A's timeline.
+    contact = world.conv_a.contact
+    elsewhere = Conversation.objects.create(contact=contact, channel=world.channel_free, rep=world.rep_b, status="open")
+    hidden = message(elsewhere, "said to rep B only")
+    mine = client_for(world.rep_a.user).get(f"/api/contacts/{contact.id}/timeline/?page_size=100").json()["results"]
+    assert {m["id"] for m in mine} == set(Message.objects.filter(conversation=world.conv_a).values_list("id", flat=True))
+    assert all(m["channel_id"] == world.channel.id and "sent_at" in m for m in mine)
+    admin = client_for(world.admin).get(f"/api/contacts/{contact.id}/timeline/?page_size=100").json()["results"]
+    assert hidden.id in {m["id"] for m in admin}
+    theirs = client_for(world.rep_b.user).get(f"/api/contacts/{contact.id}/timeline/?page_size=100").json()["results"]
+    assert [m["id"] for m in theirs] == [hidden.id]  # and rep B sees nothing of rep A's conversation

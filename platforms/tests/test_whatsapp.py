@@ -56,6 +56,14 @@ def test_image_keeps_media_id_mime_and_caption():
     assert message.text == "This one, in blue?"
 
 
+def test_document_keeps_its_file_name_and_caption():
+    [message] = parse("document__filename")
+    assert (message.kind, message.media_type, message.mime_type) == ("media", "document", "application/pdf")
+    assert message.media_url == "whatsapp-media:1208416627449390"
+    assert (message.filename, message.text) == ("PO-2025-0117.pdf", "Our purchase order")
+    assert parse("image__caption")[0].filename == ""  # only documents carry one
+
+
 def test_location_has_coordinates_and_label():
     [message] = parse("location__basic")
     assert message.kind == "location"

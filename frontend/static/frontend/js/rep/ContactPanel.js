@@ -1,8 +1,9 @@
-// Who the contact is: every identity across channels (each opening that channel's conversation),
-// local time in their zone, lead score, tags, owner, opt-out state and preferences, campaigns.
+// Who the contact is: every identity across channels (each opening that channel's conversation), one
+// timeline of their messages on every channel, local time in their zone, lead score, tags, owner,
+// opt-out state and preferences, campaigns.
 import { html, useEffect, useState } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
-import { CHANNEL_ICONS, CHANNEL_NAMES, STATUS_NAMES, dateTime, localClock } from "./format.js";
-import { openConversation, togglePanel } from "./thread.js";
+import { CHANNEL_ICONS, CHANNEL_NAMES, STATUS_NAMES, dateTime, localClock, messageSummary, messageTime } from "./format.js";
+import { jumpTo, loadTimelineOlder, openConversation, togglePanel } from "./thread.js";
 
 const STEP_STATES = { scheduled: "scheduled", sent: "sent", delivered: "delivered", read: "read", failed: "failed",
                       skipped: "skipped", cancelled: "cancelled" };
@@ -34,6 +35,34 @@ function Identities({ contact, channels, current }) {
       </li>`;
     })}
   </ul>`;
+}
+
+// Newest last, each message labelled with its channel; "Show earlier" pages back, and each entry
+// opens its conversation at that message. Only what the server scopes to this user is here.
+function Timeline({ timeline, contact, current }) {
+  const names = new Map(contact.identities.map((i) => [i.channel_id, i]));
+  const messages = [...timeline.messages.values()];
+  return html`<section class="timeline" aria-labelledby="timeline-heading">
+    <h3 id="timeline-heading">Timeline on every channel</h3>
+    ${timeline.error ? html`<p class="error" role="alert">${timeline.error}</p>` : null}
+    ${timeline.next ? html`<button type="button" class="link older" onClick=${loadTimelineOlder} disabled=${timeline.loading}>
+      ${timeline.loading ? "Loading…" : "Show earlier"}</button>` : null}
+    ${!messages.length ? html`<p class="muted">${timeline.loading ? "Loading…" : "No messages yet."}</p>` : null}
+    <ol class="timeline-list">${messages.map((m) => {
+      const identity = names.get(m.channel_id);
+      const channel = identity ? identity.channel_name : `channel ${m.channel_id}`;
+      const kind = identity ? identity.channel_kind : "";
+      const who = m.direction === "in" ? (contact.name || "Contact") : "Us";
+      const show = m.conversation_id === current ? "Show above" : "Show in conversation";
+      return html`<li key=${m.id} class=${`timeline-item ${m.direction === "in" ? "in" : "out"}`} data-channel=${kind} data-id=${m.id}>
+        <span class="timeline-head"><span class="chip timeline-channel">${channel}</span>
+          <span class="muted">${who} · <time datetime=${messageTime(m)}>${dateTime(messageTime(m))}</time></span></span>
+        <span class="timeline-body">${messageSummary(m)}</span>
+        <button type="button" class="link" aria-label=${`${show} on ${channel}: ${messageSummary(m).slice(0, 40)}`}
+          onClick=${() => jumpTo(m.conversation_id, m.id)}>${show}</button>
+      </li>`;
+    })}</ol>
+  </section>`;
 }
 
 function Campaigns({ campaigns }) {
@@ -75,6 +104,7 @@ export function ContactPanel({ state }) {
       </dl>
       <h3>Channels</h3>
       <${Identities} contact=${contact} channels=${p.channels} current=${state.current} />
+      ${state.timeline.contactId === contact.id ? html`<${Timeline} timeline=${state.timeline} contact=${contact} current=${state.current} />` : null}
       <h3>Campaigns and sequences</h3>
       <${Campaigns} campaigns=${p.campaigns} />` : html`<p class="muted">Loading…</p>`}
   </aside>`;

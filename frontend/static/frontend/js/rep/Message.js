@@ -1,6 +1,6 @@
 // One message bubble: body, attachment (through the app's proxy), time, state with its reason, Retry.
 import { html } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
-import { TICKS, clock, messageState } from "./format.js";
+import { TICKS, clock, messageState, messageTime } from "./format.js";
 import { retry } from "./thread.js";
 
 const mediaUrl = (m) => `/api/messages/${m.id}/media/`;  // never the platform's URL: the app fetches it
@@ -25,7 +25,8 @@ function Attachment({ m }) {
     return html`<video class="media" controls preload="metadata" playsinline src=${mediaUrl(m)} aria-label=${m.body ? `Video: ${m.body}` : "Video message"}>
       <a href=${mediaUrl(m)} download>Download the video</a></video>`;
   }
-  return html`<a class="media document" href=${mediaUrl(m)} download>Download the ${type || "attachment"}</a>`;
+  const name = m.media_filename ? m.media_filename : `the ${type || "attachment"}`;
+  return html`<a class="media document" href=${mediaUrl(m)} download=${m.media_filename || ""}>Download ${name}</a>`;
 }
 
 export function Message({ m, highlighted }) {
@@ -36,7 +37,7 @@ export function Message({ m, highlighted }) {
       data-id=${m.id} data-status=${m.status} tabindex=${highlighted ? "-1" : undefined}>
     <${Attachment} m=${m} />
     ${showBody ? html`<p class="body">${m.body}</p>` : (m.media_url || m.kind === "location" ? null : html`<p class="body"></p>`)}
-    <span class="meta"><time datetime=${m.created_at}>${clock(m.created_at)}</time>
+    <span class="meta"><time datetime=${messageTime(m)}>${clock(messageTime(m))}</time>
       ${outbound ? html`<span class="tick" aria-hidden="true">${TICKS[m.status] || ""}</span><span class="state">${s.label}</span>` : null}</span>
     ${s.reason ? html`<span class="reason" role=${m.status === "failed" ? "alert" : undefined}>${s.reason}</span>` : null}
     ${s.retry ? html`<button type="button" class="retry" onClick=${() => retry(m.id)}>Retry</button>` : null}

@@ -1,6 +1,6 @@
 // Search across the rep's conversations (full text) and jump to a found message.
 import { html, useState } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
-import { contactName, dateTime } from "./format.js";
+import { contactName, dateTime, messageTime } from "./format.js";
 import { wantConversation } from "./list.js";
 import { closeSearch, jumpTo, moreResults, searchMessages } from "./thread.js";
 
@@ -28,7 +28,7 @@ export function SearchResults({ state }) {
         if (!c) wantConversation(m.conversation_id);
         return html`<li key=${m.id}><button type="button" class="result" data-message=${m.id}
           onClick=${() => { closeSearch(); jumpTo(m.conversation_id, m.id); }}>
-          <span class="result-who">${c ? contactName(c) : `Conversation ${m.conversation_id}`} · <time>${dateTime(m.created_at)}</time></span>
+          <span class="result-who">${c ? contactName(c) : `Conversation ${m.conversation_id}`} · <time>${dateTime(messageTime(m))}</time></span>
           <span class="result-body">${m.body || `[${m.media_type || m.kind}]`}</span></button></li>`;
       })}
     </ul>

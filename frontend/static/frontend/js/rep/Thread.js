@@ -1,7 +1,7 @@
 // The open conversation: header with its actions, the messages with date separators, typing, composer.
 import { html, useEffect, useLayoutEffect, useRef } from "../../vendor/htm-preact-standalone-3.1.1.mjs";
 import { Composer } from "./Composer.js";
-import { STATUS_NAMES, channelName, contactName, dateTime, dayKey, dayLabel } from "./format.js";
+import { STATUS_NAMES, channelName, contactName, dateTime, dayKey, dayLabel, messageTime } from "./format.js";
 import { Message } from "./Message.js";
 import { setThread } from "./store.js";
 import { assign, closeThread, loadOlder, markUnread, setStatus, togglePanel } from "./thread.js";
@@ -77,10 +77,12 @@ function Messages({ state }) {
   const items = [];
   let day = null;
   for (const m of t.messages.values()) {
-    const key = m.created_at ? dayKey(m.created_at) : day;
+    // Messages stay in the order they were stored; a late one is labelled with the day it was sent.
+    const at = messageTime(m);
+    const key = at ? dayKey(at) : day;
     if (key !== day) {
       day = key;
-      items.push(html`<h2 class="day" key=${`day-${key}`}><span>${dayLabel(m.created_at)}</span></h2>`);
+      items.push(html`<h2 class="day" key=${`day-${key}-${m.id}`}><span>${dayLabel(at)}</span></h2>`);
     }
     items.push(html`<${Message} key=${m.id} m=${m} highlighted=${m.id === t.highlight} />`);
   }

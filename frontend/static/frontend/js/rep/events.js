@@ -3,7 +3,7 @@ import { api } from "../api.js";
 import { contactName } from "./format.js";
 import { loadConversations, refreshCounts, upsertConversations, wantConversation } from "./list.js";
 import { state, update } from "./store.js";
-import { applyChanges, openConversation, refreshCurrent, upsertMessage } from "./thread.js";
+import { applyChanges, openConversation, refreshCurrent, upsertMessage, upsertTimeline } from "./thread.js";
 
 let todayTimer = null;
 let typingTimer = null;
@@ -40,6 +40,7 @@ function opensWindow(data) {
 export function onEvent({ event, data }) {
   if (event === "message.created" || event === "message.updated") {
     if (data.direction === "out" && (data.status === "sent" || event === "message.created")) refreshToday();
+    upsertTimeline(data);
     if (data.conversation_id === state.current) {
       upsertMessage(data, { created: event === "message.created" });
       if (event === "message.created" && data.direction === "in") {

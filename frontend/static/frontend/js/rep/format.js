@@ -31,6 +31,20 @@ export function timeLabel(iso) {
                  : date.toLocaleDateString([], { month: "short", day: "numeric" });
 }
 
+// When a message was sent (the platform's time for an inbound one, so a late delivery keeps its real
+// day); one of ours still waiting has only the time it was written.
+export function messageTime(m) {
+  return m.sent_at || m.created_at;
+}
+
+// What a message carries, in a few words, where only a line fits (the timeline).
+export function messageSummary(m) {
+  if (m.body) return m.body;
+  if (m.media_filename) return `Document: ${m.media_filename}`;
+  if (m.kind === "location") return "Location";
+  return m.media_type ? `[${m.media_type}]` : `[${m.kind}]`;
+}
+
 export function clock(iso) {
   return iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
 }

@@ -19,6 +19,9 @@ export const state = {
   thread: { messages: new Map(), older: null, loadingOlder: false, highlight: null, scroll: "bottom" },
   typing: null,           // { conversationId, repId, name }: cleared 3 s after the last frame
   panel: { open: false, contactId: null, contact: null, campaigns: null, channels: null, error: "" },
+  // The person's messages on every channel (GET /api/contacts/<id>/timeline/, newest page first),
+  // kept oldest first for display; `next` is the cursor of the page before.
+  timeline: { contactId: null, messages: new Map(), next: null, loading: false, error: "" },
   search: { open: false, q: "", results: [], next: null, loading: false, error: "" },
   actionError: "",
 };

@@ -24,6 +24,9 @@ export async function openConversation(id, { keepScroll = false } = {}) {
   if (switching) {
     setThread({ messages: new Map(), older: null, highlight: null, scroll: "bottom" });
     update({ panel: { ...state.panel, contactId: null, contact: null, campaigns: null, channels: null, error: "" } });
+    if (state.timeline.contactId !== (state.conversations.get(id) || {}).contact_id) {
+      update({ timeline: { contactId: null, messages: new Map(), next: null, loading: false, error: "" } });
+    }
   }
   const [conversation, page] = await Promise.all([
     api(`/api/conversations/${id}/`), api(`/api/conversations/${id}/messages/`)]);
@@ -176,6 +179,7 @@ export async function loadPanel() {
   const conversation = state.conversations.get(state.current);
   if (!conversation) return;
   const contactId = conversation.contact_id;
+  loadTimeline(contactId);
   try {
     const [contact, campaigns, detail] = await Promise.all([
       api(`/api/contacts/${contactId}/`), api(`/api/contacts/${contactId}/campaigns/`), api(`/api/conversations/${conversation.id}/`)]);
@@ -184,6 +188,56 @@ export async function loadPanel() {
   } catch (error) {
     update({ panel: { ...state.panel, error: error.message } });
   }
+}
+
+// ---- the person's timeline: every channel, as far as the server lets this user see -------------------
+
+function setTimeline(patch) {
+  update({ timeline: { ...state.timeline, ...patch } });
+}
+
+const sortedTimeline = (messages) => new Map([...messages.values()].sort(byTime).map((m) => [m.id, m]));
+
+// The latest page (again, merged into what is loaded: older pages the rep opened stay).
+export async function loadTimeline(contactId) {
+  const same = state.timeline.contactId === contactId;
+  setTimeline(same ? { loading: true, error: "" } : { contactId, messages: new Map(), next: null, loading: true, error: "" });
+  try {
+    const page = await api(`/api/contacts/${contactId}/timeline/`);
+    if (state.timeline.contactId !== contactId) return;
+    const messages = new Map(state.timeline.messages);
+    for (const m of page.results) messages.set(m.id, { ...(messages.get(m.id) || {}), ...m });
+    setTimeline({ messages: sortedTimeline(messages), next: same && state.timeline.messages.size ? state.timeline.next : page.next,
+                  loading: false });
+  } catch (error) {
+    if (state.timeline.contactId === contactId) setTimeline({ loading: false, error: error.message });
+  }
+}
+
+export async function loadTimelineOlder() {
+  const t = state.timeline;
+  if (!t.next || t.loading) return;
+  setTimeline({ loading: true, error: "" });
+  try {
+    const page = await api(pagePath(t.next));
+    if (state.timeline.contactId !== t.contactId) return;
+    const messages = new Map(state.timeline.messages);
+    for (const m of page.results) if (!messages.has(m.id)) messages.set(m.id, m);
+    setTimeline({ messages: sortedTimeline(messages), next: page.next, loading: false });
+  } catch (error) {
+    setTimeline({ loading: false, error: error.message });
+  }
+}
+
+// A message event of the person whose timeline is shown, on any of their conversations.
+export function upsertTimeline(m) {
+  const t = state.timeline;
+  const conversation = state.conversations.get(m.conversation_id);
+  if (!t.contactId || !conversation || conversation.contact_id !== t.contactId) return;
+  const messages = new Map(t.messages);
+  const known = messages.has(m.id);
+  messages.set(m.id, { ...(messages.get(m.id) || {}), ...m });
+  setTimeline({ messages: known ? messages : sortedTimeline(messages) });
 }
 
 export function togglePanel(open = !state.panel.open) {
