@@ -6,10 +6,12 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.test import Client
 
 ROOT = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -52,20 +54,41 @@ def _wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 30
     raise RuntimeError(f"{what} did not listen on {port}")
 
 
+@pytest.fixture
+def admin(db):
+    """An admin ("root"), who signs in with pass-root like every test user (the operator pages' tests)."""
+    from inbox.tests.factories import make_user  # models: importable only once pytest-django has set Django up
+
+    return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def admin_client(admin):
+    """Django's test client signed in as `admin` (replaces pytest-django's, whose user has another password)."""
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+@contextmanager
+def daphne(log_path: Path, env: dict | None = None):
+    """A daphne serving config.asgi on a free loopback port (the test settings plus `env`); yields its base URL."""
+    port = _free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+                                env={**_test_env(), **(env or {})}, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            _wait_port(port, proc, "daphne")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
 @pytest.fixture(scope="session")
 def asgi_server(django_db_setup, django_db_blocker):
-    """daphne serving config.asgi on a free loopback port; yields its base URL."""
-    port = _free_port()
-    log = open(ROOT / "var" / "daphne-test.log", "w")
-    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                            env=_test_env(), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_port(port, proc, "daphne")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    with daphne(ROOT / "var" / "daphne-test.log") as base:
+        yield base
 
 
 class Worker:

@@ -12,7 +12,7 @@ from django.test import Client
 
 from frontend.tests.pages import assert_accessible
 from inbox.models import Message, Template
-from inbox.tests.factories import make_channel, make_rep, make_rep_channel, make_team, make_user
+from inbox.tests.factories import make_channel, make_rep, make_rep_channel, make_team
 from salesreps.models import Channel, SalesRep, SalesRepChannel, Team
 from webhooks.models import WebhookEvent
 from webhooks.tests.events import wait_state, whatsapp_payload
@@ -56,18 +56,6 @@ def post_webhook(base: str, platform: str, body: bytes, secret: str) -> dict:
                           headers={"Content-Type": content_type, "X-Hub-Signature-256": headers["HTTP_X_HUB_SIGNATURE_256"]})
     assert response.status_code == 200, response.text
     return response.json()
-
-
-@pytest.fixture
-def admin(db):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def admin_client(admin):
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 # ---------------------------------------------------------------- who may

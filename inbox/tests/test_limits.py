@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from conftest import BIN, ROOT, _free_port, _test_env, _wait_port
+from conftest import daphne
 from core.models import EventCursor
 from inbox.contact_import import MAX_BYTES
 from inbox.models import Contact
@@ -52,18 +51,8 @@ def rep_world(transactional_db):
 @pytest.fixture
 def bounded_server(transactional_db, tmp_path):
     """daphne as in the suite, with a small resume bound (the setting is read at start)."""
-    port = _free_port()
-    log = open(tmp_path / "daphne.log", "w")
-    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                            env={**_test_env(), "WS_RESUME_MAX_EVENTS": "3"}, cwd=ROOT, stdout=log,
-                            stderr=subprocess.STDOUT)
-    try:
-        _wait_port(port, proc, "daphne")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    with daphne(tmp_path / "daphne.log", {"WS_RESUME_MAX_EVENTS": "3"}) as base:
+        yield base
 
 
 def test_resume_after_beyond_a_bigint_gets_an_error_naming_the_limit(asgi_server, rep_world):

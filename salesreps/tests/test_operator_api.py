@@ -7,20 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from inbox.tests.factories import make_channel, make_rep, make_rep_channel, make_team, make_user
+from inbox.tests.factories import make_channel, make_rep, make_rep_channel, make_team
 from salesreps.models import SalesRep, SalesRepChannel, Team
-
-
-@pytest.fixture
-def admin(db):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def admin_client(admin):
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 @pytest.mark.django_db

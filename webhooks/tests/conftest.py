@@ -1,30 +1,19 @@
 """A daphne of the hostile-webhook tests: heartbeats every second, a public base URL set."""
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 
-from conftest import BIN, ROOT, _free_port, _test_env, _wait_port
+from conftest import ROOT, daphne
 
 PUBLIC_BASE_URL = "https://inbox.example.com"
 
 
 @pytest.fixture(scope="module")
 def hostile_daphne(django_db_setup):
-    port = _free_port()
-    log = open(ROOT / "var" / "daphne-hostile.log", "w")
-    env = {**_test_env(), "WS_HEARTBEAT_SECONDS": "1", "PUBLIC_BASE_URL": PUBLIC_BASE_URL}
-    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_port(port, proc, "daphne")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    with daphne(ROOT / "var" / "daphne-hostile.log", {"WS_HEARTBEAT_SECONDS": "1", "PUBLIC_BASE_URL": PUBLIC_BASE_URL}) as base:
+        yield base
 
 
 @pytest.fixture

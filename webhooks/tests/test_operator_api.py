@@ -4,15 +4,13 @@ over loopback to a real daphne."""
 from __future__ import annotations
 
 import json
-import subprocess
 
 import httpx
 import pytest
-from django.test import Client
 
-from conftest import BIN, ROOT, _free_port, _test_env, _wait_port
+from conftest import ROOT, daphne
 from inbox.models import Message
-from inbox.tests.factories import make_channel, make_rep, make_rep_channel, make_user
+from inbox.tests.factories import make_channel, make_rep, make_rep_channel
 from platforms.base import RawRequest
 from webhooks import pipeline
 from webhooks.models import WebhookEvent
@@ -24,18 +22,6 @@ def token_client(base: str, username: str) -> httpx.Client:
     answer = httpx.post(f"{base}/api/auth/token/", json={"username": username, "password": f"pass-{username}"})
     assert answer.status_code in (200, 201), answer.text
     return httpx.Client(base_url=base, headers={"Authorization": f"Token {answer.json()['token']}"})
-
-
-@pytest.fixture
-def admin(db):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def admin_client(admin):
-    client = Client()
-    client.force_login(admin)
-    return client
 
 
 @pytest.mark.django_db(transaction=True)  # the handshake reads tokens on a connection of its own
@@ -132,18 +118,8 @@ def test_a_failed_event_is_redriven_and_its_error_cleared(admin_client):
 def public_daphne(django_db_setup):
     """A daphne behind a (pretend) TLS proxy: PUBLIC_BASE_URL names the public origin, so a URL-signed
     sample (Twilio's) must be signed for that URL while it is posted to loopback."""
-    port = _free_port()
-    log = open(ROOT / "var" / "daphne-operator.log", "w")
-    env = {**_test_env(), "PUBLIC_BASE_URL": "https://inbox.example.com"}
-    proc = subprocess.Popen([str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-                            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_port(port, proc, "daphne")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    with daphne(ROOT / "var" / "daphne-operator.log", {"PUBLIC_BASE_URL": "https://inbox.example.com"}) as base:
+        yield base
 
 
 @pytest.mark.django_db(transaction=True)
