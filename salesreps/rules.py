@@ -255,11 +255,11 @@ def shift_intervals(
 
 
 def shift_day(*, schedule: Schedule, at: datetime) -> date:
-    # Overlapping windows: the shift that opened first (the one already running) owns it.
-    for opens, closes, day in _intervals_near(schedule, at):
-        if opens <= at < closes:
-            return day
-    return _local_date(at, schedule.tz)
+    # Overlapping windows: the shift that opened first (the one already running) owns it. A shift
+    # day's windows open on that day, so the earliest day is the earliest shift — also once narrowing
+    # has cut the running shift's start to the same instant as the next day's.
+    days = [day for opens, closes, day in _intervals_near(schedule, at) if opens <= at < closes]
+    return min(days) if days else _local_date(at, schedule.tz)
 
 
 def _intervals_near(schedule: Schedule, at: datetime) -> list[tuple[datetime, datetime, date]]:

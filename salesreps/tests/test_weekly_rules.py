@@ -339,6 +339,16 @@ def test_a_week_of_equal_days_is_the_daily_schedule_on_its_weekdays(daily, weekd
     assert shift_day(schedule=weekly, at=at) == shift_day(schedule=legacy, at=at)
 
 
+def test_a_night_shift_narrowed_to_midnight_still_owns_the_minutes_it_shares_with_the_next_days_shift():
+    """Found by the property below: Monday 23:30–00:30 and Tuesday 00:00–00:15 in Lisbon, narrowed to
+    00:00–00:30, both open at Tuesday 00:00 — the Monday shift, already running, owns it."""
+    week = ((Window(time(23, 30), time(0, 30)),), (Window(time(0, 0), time(0, 15)),), (), (), (), (), ())
+    schedule = Schedule(tz="Europe/Lisbon", windows=(), week=week)
+    narrowed = dataclasses.replace(schedule, narrow=(Window(time(0, 0), time(0, 30)),))
+    at = datetime(2025, 9, 22, 23, 0, tzinfo=UTC)  # Tuesday 00:00 in Lisbon (WEST)
+    assert shift_day(schedule=schedule, at=at) == shift_day(schedule=narrowed, at=at) == date(2025, 9, 22)
+
+
 @settings(max_examples=300, deadline=None)
 @given(case=weekly_and_instants(), hours=windows)
 def test_narrowed_hours_are_open_exactly_where_the_shift_and_the_hours_both_are(case, hours):
