@@ -29,7 +29,8 @@ function Editor({ template, onSaved, say }) {
   const toForm = (t) => ({ ...t, translations: JSON.stringify(t.translations || {}, null, 2) });
   const [form, setForm] = useState(toForm(template));
   const [said, setSaid] = useState({ message: "", kind: "info" });
-  useEffect(() => { setForm(toForm(template)); setSaid({ message: "", kind: "info" }); }, [template.id]);
+  // No reset effect: the page keys the editor by template id, so another template mounts a fresh one;
+  // an effect running after the first paint replaced what a quick typist had already written.
   // Saving a new template selects it, which mounts its editor afresh: the news goes to the page.
   const set = (key) => (e) => setForm({ ...form, [key]: e.target.value });
   const save = async (e) => {
