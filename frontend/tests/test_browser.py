@@ -108,7 +108,9 @@ def test_html_and_script_in_a_message_show_as_text_and_never_run(browser, asgi_s
     assert page.locator(".bubble.in .body").last.inner_text() == payload
     assert page.locator(".bubble img, .bubble script, .bubble b").count() == 0
     assert page.evaluate("() => window.__xss") is None
-    assert page.locator(".conversation .preview").first.inner_text().startswith("<img")
+    # the list's preview follows on the conversation's own event, after the message's
+    page.locator(".conversation .preview", has_text="<img src=x").first.wait_for(timeout=10000)
+    assert page.locator(".conversation .preview", has_text="<img src=x").first.inner_text().startswith("<img")
     context.close()
 
 
